@@ -1,0 +1,6 @@
+"""Feed connectors: fetch feeds over HTTP, parse them, publish raw articles to Kafka.
+
+Fetching (``fetch``), parsing (``parse``) and scheduling/publishing
+(``runner``) are kept apart, as in miniflux's reader: the parse step is pure
+and takes bytes, never a URL or a path.
+"""

@@ -1,0 +1,191 @@
+"""The analysis pipeline the agents and ``newsmon analyze`` share.
+
+``Analyzer.enrich`` turns a :class:`~newsmon.records.RawArticle` into the
+enriched-article record; ``make_alert`` decides whether it alerts. Exact
+duplicate detection is a callable that the caller supplies (a Faust table in
+the worker, a dict offline), so this module stays free of Kafka.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from newsmon.analysis.canonical import article_id, canonical_url
+from newsmon.analysis.entities import EntityExtractor
+from newsmon.analysis.tension import Lexicon, TensionResult, load_lexicon, score_tension
+from newsmon.analysis.text import html_to_text
+from newsmon.records import SCHEMA_VERSION, RawArticle, utcnow_iso
+
+DEFAULT_THRESHOLD = 60
+ALERT_RULE = "tension-threshold"
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleText:
+    title: str
+    summary: str
+    content: str
+
+    def fields(self) -> dict[str, str]:
+        out = {"title": self.title}
+        if self.content:
+            out["content"] = self.content
+        if self.summary and not _contained(self.summary, self.content):
+            out["summary"] = self.summary
+        return out
+
+    def full(self) -> str:
+        return "\n\n".join(v for v in self.fields().values() if v)
+
+
+def _contained(summary: str, content: str) -> bool:
+    if not content:
+        return False
+    head = " ".join(summary.split()[:30])
+    return head[:200] in " ".join(content.split())
+
+
+def article_text(raw: RawArticle) -> ArticleText:
+    return ArticleText(
+        title=html_to_text(raw.title).replace("\n", " "),
+        summary=html_to_text(raw.summary),
+        content=html_to_text(raw.content),
+    )
+
+
+class Analyzer:
+    """Entities + tension for articles. Heavy state (the NER model) is loaded once."""
+
+    def __init__(self, extractor: EntityExtractor | None = None,
+                 lexicon: Lexicon | None = None) -> None:
+        self.extractor = extractor if extractor is not None else EntityExtractor()
+        self.lexicon = lexicon if lexicon is not None else load_lexicon()
+
+    def enrich(self, raw: RawArticle, duplicate_of: str | None = None) -> dict[str, Any]:
+        return self.enrich_many([raw], [duplicate_of])[0]
+
+    def enrich_many(self, raws: Sequence[RawArticle],
+                    duplicates: Sequence[str | None] | None = None) -> list[dict[str, Any]]:
+        texts = [article_text(r) for r in raws]
+        entity_lists = self.extractor.extract_many([t.full() for t in texts])
+        out = []
+        for i, (raw, text, ents) in enumerate(zip(raws, texts, entity_lists, strict=True)):
+            tension = score_tension(self.lexicon, text.fields())
+            dup = duplicates[i] if duplicates is not None else None
+            out.append(_enriched(raw, text, ents, tension, dup))
+        return out
+
+
+def _enriched(raw: RawArticle, text: ArticleText, ents: list[Any], tension: TensionResult,
+              duplicate_of: str | None) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "id": raw.id,
+        "url": raw.url,
+        "canonical_url": canonical_url(raw.url) if raw.url else None,
+        "title": text.title,
+        "summary": text.summary,
+        "published": raw.published,
+        "published_is_fetch_time": raw.published_is_fetch_time,
+        "fetched_at": raw.fetched_at,
+        "feed_url": raw.feed_url,
+        "source": raw.source,
+        "duplicate_of": duplicate_of,
+        "story_id": duplicate_of or raw.id,
+        "entities": [e.to_dict() for e in ents],
+        "countries": sorted({e.country for e in ents if e.country}),
+        "tension": tension.to_dict(),
+        "text_chars": len(text.full()),
+        "analyzed_at": utcnow_iso(),
+    }
+
+
+def alert_id(rule: str, story_id: str) -> str:
+    """Deterministic: one rule and one story give one id, across restarts."""
+    return hashlib.sha256(f"{rule}\x00{story_id}".encode()).hexdigest()[:32]
+
+
+def make_alert(article: dict[str, Any], threshold: int = DEFAULT_THRESHOLD,
+               rule: str = ALERT_RULE) -> dict[str, Any] | None:
+    """The alert record for an enriched article whose score reaches ``threshold``."""
+    tension = article["tension"]
+    if article.get("duplicate_of") or tension["score"] < threshold:
+        return None
+    evidence = [e for e in tension["evidence"] if not e["negated"]]
+    evidence.sort(key=lambda e: -abs(e["weight"]))
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "alert_id": alert_id(rule, article["story_id"]),
+        "rule": rule,
+        "rule_version": 1,
+        "threshold": threshold,
+        "article_id": article["id"],
+        "story_id": article["story_id"],
+        "url": article["url"],
+        "title": article["title"],
+        "source": article["source"],
+        "published": article["published"],
+        "score": tension["score"],
+        "level": tension["level"],
+        "breakdown": tension["by_category"],
+        "escalation": tension["escalation"],
+        "deescalation": tension["deescalation"],
+        "evidence": evidence[:20],
+        "entities": [
+            {k: e[k] for k in ("text", "type", "canonical", "count", "country")}
+            for e in article["entities"]
+        ],
+        "created_at": utcnow_iso(),
+    }
+
+
+def raw_from_input(obj: dict[str, Any]) -> RawArticle:
+    """A raw article from a loosely shaped JSON object (``newsmon analyze`` input)."""
+    from newsmon.records import RecordError, raw_from_dict
+
+    if not isinstance(obj, dict):
+        raise RecordError("each line must be a JSON object")
+    if not isinstance(obj.get("title"), str):
+        raise RecordError("field 'title' is required and must be a string")
+    data = dict(obj)
+    if not isinstance(data.get("id"), str) or not data["id"]:
+        url = data.get("url") if isinstance(data.get("url"), str) else None
+        guid = data.get("guid") if isinstance(data.get("guid"), str) else None
+        data["id"] = article_id(url, guid, data["title"])
+    return raw_from_dict(data)
+
+
+def analyze_records(analyzer: Analyzer, objs: Iterable[dict[str, Any] | Exception],
+                    batch: int = 16) -> Iterator[dict[str, Any]]:
+    """Offline analysis in input order, with exact-duplicate marking by id.
+
+    An input that cannot be used yields ``{"error": ..., "line": n}`` in its place.
+    """
+    seen: dict[str, str] = {}
+    pending: list[tuple[int, RawArticle | str]] = []
+
+    def flush() -> Iterator[dict[str, Any]]:
+        raws = [r for _, r in pending if isinstance(r, RawArticle)]
+        dups: list[str | None] = []
+        for r in raws:
+            dups.append(seen.get(r.id))
+            seen.setdefault(r.id, r.id)
+        done = iter(analyzer.enrich_many(raws, dups) if raws else [])
+        for n, item in pending:
+            yield next(done) if isinstance(item, RawArticle) else {"error": item, "line": n}
+        pending.clear()
+
+    for n, obj in enumerate(objs, 1):
+        try:
+            if isinstance(obj, Exception):
+                raise obj
+            pending.append((n, raw_from_input(obj)))
+        except (ValueError, TypeError) as exc:
+            pending.append((n, str(exc)))
+        if len(pending) >= batch:
+            yield from flush()
+    if pending:
+        yield from flush()

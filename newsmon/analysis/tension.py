@@ -1,0 +1,273 @@
+"""Geopolitical tension score (0-100) with the evidence that produced it.
+
+The lexicon (``newsmon/data/tension_lexicon.yml``, versioned) groups phrases
+in CAMEO-grounded categories with weights: positive escalate, negative
+de-escalate. Text is tokenised once; every token is stemmed once; all phrases
+are matched in a single left-to-right pass over an index keyed by first stem
+(longest match wins). A phrase preceded in its sentence by a negation ("denied
+plans to invade", "no sign of") counts for nothing; one preceded by hedging
+("could", "may", "fears of") counts for less. Repeats of the same phrase
+count with diminishing weight, and a match in the title counts more.
+
+    score = 100 * (1 - exp(-max(0, escalation - deescalation) / SCALE))
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from newsmon.analysis.text import sentence_spans
+
+SCALE = 18.0
+TITLE_FACTOR = 1.5
+HEDGE_FACTOR = 0.6
+REPEAT_DECAY = 0.5
+LEVELS = ((75, "severe"), (50, "high"), (25, "elevated"), (0, "low"))
+
+_TOKEN = re.compile(r"[A-Za-z0-9\u00C0-\u024F]+(?:[-'’][A-Za-z0-9\u00C0-\u024F]+)*")
+_NEGATORS = frozenset({"no", "not", "never", "deny", "denied", "denies", "without", "nor",
+                       "dismiss", "dismissed", "dismisses", "ruled", "rule", "rules",
+                       "isn't", "wasn't", "aren't", "weren't", "don't", "doesn't", "didn't",
+                       "won't", "wouldn't", "nothing", "unlikely", "rejected", "false"})
+_HEDGES = frozenset({"may", "might", "could", "possible", "possibly", "potential", "risk",
+                     "fear", "fears", "feared", "alleged", "allegedly", "reportedly", "rumour",
+                     "rumor", "if", "would", "probability", "likely", "speculation"})
+_NEG_WINDOW = 4
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """A small, fast suffix stripper used identically on lexicon and text."""
+    w = word.lower().replace("’", "'").replace("-", "")
+    if w.endswith("'s"):
+        w = w[:-2]
+    if len(w) <= 3:
+        return w
+    if w.endswith("ies") and len(w) > 4:
+        w = w[:-3] + "y"
+    elif w.endswith("ied") and len(w) > 4:
+        w = w[:-3] + "y"
+    elif w.endswith("ing") and len(w) > 5:
+        w = _undouble(w[:-3])
+    elif w.endswith("ed") and len(w) > 4:
+        w = _undouble(w[:-2])
+    elif w.endswith(("sses", "shes", "ches", "xes", "zes")):
+        w = w[:-2]
+    elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+    if w.endswith("e") and len(w) > 4:
+        w = w[:-1]
+    return w
+
+
+def _undouble(w: str) -> str:
+    if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "lsz":
+        return w[:-1]
+    return w
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    text: str
+    category: str
+    weight: float
+    pattern: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Lexicon:
+    version: int
+    categories: dict[str, str]
+    index: dict[str, tuple[Phrase, ...]]
+
+    @property
+    def size(self) -> int:
+        return len({p.text for group in self.index.values() for p in group})
+
+
+class LexiconError(ValueError):
+    pass
+
+
+def load_lexicon(data: dict[str, Any] | None = None) -> Lexicon:
+    """Build the matcher index from the bundled lexicon (or from ``data``)."""
+    if data is None:
+        text = resources.files("newsmon").joinpath("data/tension_lexicon.yml").read_text("utf-8")
+        data = yaml.safe_load(text)
+    if not isinstance(data, dict) or not isinstance(data.get("categories"), dict):
+        raise LexiconError("lexicon needs a 'categories' mapping")
+    index: dict[str, list[Phrase]] = {}
+    labels: dict[str, str] = {}
+    for name, cat in data["categories"].items():
+        if not isinstance(cat, dict) or not isinstance(cat.get("phrases"), list):
+            raise LexiconError(f"category {name!r}: needs a 'phrases' list")
+        labels[name] = str(cat.get("label", name))
+        default = -float(cat.get("goldstein", 0))
+        for item in cat["phrases"]:
+            if isinstance(item, str):
+                text, weight = item, default
+            elif isinstance(item, dict) and isinstance(item.get("p"), str):
+                text, weight = item["p"], float(item.get("w", default))
+            else:
+                raise LexiconError(f"category {name!r}: bad phrase entry {item!r}")
+            pattern = tuple("*" if t == "*" else stem(t) for t in _words(text))
+            if not pattern or pattern[0] == "*":
+                raise LexiconError(f"category {name!r}: phrase {text!r} is empty or starts with *")
+            index.setdefault(pattern[0], []).append(Phrase(text, name, weight, pattern))
+    frozen = {k: tuple(sorted(v, key=lambda p: -len(p.pattern))) for k, v in index.items()}
+    return Lexicon(version=int(data.get("version", 0)), categories=labels, index=frozen)
+
+
+def _words(text: str) -> list[str]:
+    return [m.group(0) for m in re.finditer(r"\*|" + _TOKEN.pattern, text)]
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    phrase: str
+    matched: str
+    category: str
+    weight: float
+    field: str
+    start: int
+    end: int
+    sentence: str
+    negated: bool = False
+    hedged: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "phrase": self.phrase, "matched": self.matched, "category": self.category,
+            "weight": round(self.weight, 3), "field": self.field, "start": self.start,
+            "end": self.end, "sentence": self.sentence, "negated": self.negated,
+            "hedged": self.hedged,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TensionResult:
+    score: int
+    level: str
+    escalation: float
+    deescalation: float
+    by_category: dict[str, float]
+    evidence: tuple[Evidence, ...]
+    lexicon_version: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "score": self.score,
+            "level": self.level,
+            "escalation": round(self.escalation, 3),
+            "deescalation": round(self.deescalation, 3),
+            "by_category": {k: round(v, 3) for k, v in sorted(self.by_category.items())},
+            "evidence": [e.to_dict() for e in self.evidence],
+            "lexicon_version": self.lexicon_version,
+        }
+
+
+def level_for(score: int) -> str:
+    for bound, name in LEVELS:
+        if score >= bound:
+            return name
+    return "low"
+
+
+def _match_at(stems: list[str], i: int, pattern: tuple[str, ...]) -> int:
+    """Return the end index (exclusive) if ``pattern`` matches at ``i``, else -1."""
+
+    def rec(ti: int, pi: int) -> int:
+        if pi == len(pattern):
+            return ti
+        p = pattern[pi]
+        if p == "*":
+            end = rec(ti, pi + 1)  # zero words
+            if end < 0 and ti < len(stems):
+                end = rec(ti + 1, pi + 1)  # one word
+            return end
+        if ti < len(stems) and stems[ti] == p:
+            return rec(ti + 1, pi + 1)
+        return -1
+
+    return rec(i, 0)
+
+
+def find_phrases(lexicon: Lexicon, text: str, field: str) -> list[Evidence]:
+    """All lexicon matches in ``text``, longest first at each position, one pass."""
+    if not text:
+        return []
+    toks = list(_TOKEN.finditer(text))
+    stems = [stem(t.group(0)) for t in toks]
+    lowers = [t.group(0).lower().replace("’", "'") for t in toks]
+    sents = sentence_spans(text)
+    out: list[Evidence] = []
+    si = 0
+    i = 0
+    while i < len(toks):
+        cands = lexicon.index.get(stems[i])
+        if not cands:
+            i += 1
+            continue
+        for phrase in cands:
+            end = _match_at(stems, i, phrase.pattern)
+            if end > i:
+                break
+        else:
+            i += 1
+            continue
+        start_c, end_c = toks[i].start(), toks[end - 1].end()
+        while si < len(sents) - 1 and sents[si][1] <= start_c:
+            si += 1
+        s0, s1 = sents[si] if sents else (0, len(text))
+        negated = hedged = False
+        j = i - 1
+        while j >= 0 and j >= i - _NEG_WINDOW and toks[j].start() >= s0:
+            if lowers[j] in _NEGATORS:
+                negated = True
+            if lowers[j] in _HEDGES:
+                hedged = True
+            j -= 1
+        out.append(Evidence(
+            phrase=phrase.text, matched=text[start_c:end_c], category=phrase.category,
+            weight=phrase.weight, field=field, start=start_c, end=end_c,
+            sentence=text[s0:s1].strip(), negated=negated, hedged=hedged,
+        ))
+        i = end
+    return out
+
+
+def score_tension(lexicon: Lexicon, fields: dict[str, str]) -> TensionResult:
+    """Score the named text fields (e.g. title, summary, content)."""
+    evidence: list[Evidence] = []
+    for name, text in fields.items():
+        evidence.extend(find_phrases(lexicon, text, name))
+    seen: dict[str, int] = {}
+    esc = deesc = 0.0
+    by_cat: dict[str, float] = {}
+    for ev in evidence:
+        if ev.negated:
+            continue
+        n = seen.get(ev.phrase, 0)
+        seen[ev.phrase] = n + 1
+        w = ev.weight * (REPEAT_DECAY ** n)
+        if ev.hedged:
+            w *= HEDGE_FACTOR
+        if ev.field == "title":
+            w *= TITLE_FACTOR
+        by_cat[ev.category] = by_cat.get(ev.category, 0.0) + w
+        if w > 0:
+            esc += w
+        else:
+            deesc -= w
+    net = max(0.0, esc - deesc)
+    score = round(100 * (1 - math.exp(-net / SCALE)))
+    return TensionResult(score=score, level=level_for(score), escalation=esc, deescalation=deesc,
+                         by_category=by_cat, evidence=tuple(evidence),
+                         lexicon_version=lexicon.version)

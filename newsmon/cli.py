@@ -1,0 +1,197 @@
+"""``newsmon`` command line. It only parses arguments and configures; the work is elsewhere.
+
+    newsmon run [--sample] [--feeds FILE]   local Kafka (unless configured) + connector + worker
+    newsmon connector [--feeds FILE] [--once]
+    newsmon worker
+    newsmon analyze [FILE]                  offline: JSON Lines in, enriched JSON Lines out
+    newsmon kafka                           just the local broker, until Ctrl-C
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from newsmon.settings import Settings
+
+log = logging.getLogger("newsmon")
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+                        stream=sys.stderr)
+
+
+def _read_jsonl(stream: IO[str]) -> Iterator[dict[str, Any] | Exception]:
+    from newsmon.records import loads
+
+    for line in stream:
+        if not line.strip():
+            continue
+        try:
+            yield loads(line)
+        except ValueError as exc:
+            yield ValueError(f"invalid JSON: {exc}")
+
+
+def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
+    from newsmon.analysis.pipeline import Analyzer, analyze_records
+    from newsmon.records import dumps
+
+    analyzer = Analyzer()
+    stream: IO[str] = open(args.file, encoding="utf-8") if args.file else sys.stdin  # noqa: SIM115
+    errors = 0
+    try:
+        for out in analyze_records(analyzer, _read_jsonl(stream)):
+            errors += "error" in out
+            sys.stdout.buffer.write(dumps(out) + b"\n")
+            sys.stdout.flush()
+    finally:
+        if args.file:
+            stream.close()
+    return 1 if errors else 0
+
+
+def _install_stop(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+def cmd_connector(args: argparse.Namespace, settings: Settings) -> int:
+    from connectors.config import load_feeds
+    from connectors.runner import FeedConnector
+    from newsmon import metrics
+    from newsmon.kafka_local import ensure_kafka
+    from newsmon.topics import ensure_topics
+
+    feeds = load_feeds(settings.feeds_file)
+    if settings.connector_metrics_port:
+        metrics.serve(settings.metrics_host, settings.connector_metrics_port)
+
+    async def main(bootstrap: str) -> None:
+        s = settings.with_(bootstrap_servers=bootstrap)
+        await ensure_topics(s)
+        stop = asyncio.Event()
+        _install_stop(stop)
+        await FeedConnector(s, feeds).run(stop, once=args.once)
+
+    with ensure_kafka(settings.bootstrap_servers) as bootstrap:
+        asyncio.run(main(bootstrap))
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from faust.worker import Worker
+
+    from newsmon.topics import ensure_topics
+    from streams.app import create_app
+
+    if not settings.bootstrap_servers:
+        print("newsmon worker: set KAFKA_BOOTSTRAP_SERVERS (or use 'newsmon run')",
+              file=sys.stderr)
+        return 2
+    asyncio.run(ensure_topics(settings))
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    app = create_app(settings)
+    worker = Worker(app, loglevel=args.log_level.upper(), quiet=True,
+                    redirect_stdouts=False)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def cmd_kafka(args: argparse.Namespace, settings: Settings) -> int:
+    from newsmon.kafka_local import LocalKafka
+
+    data_dir = Path(args.data_dir) if args.data_dir else None
+    with LocalKafka(data_dir=data_dir, port=args.port) as kafka:
+        print(f"KAFKA_BOOTSTRAP_SERVERS={kafka.bootstrap_servers}", flush=True)
+        stop = asyncio.Event()
+
+        async def wait() -> None:
+            _install_stop(stop)
+            await stop.wait()
+
+        asyncio.run(wait())
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from newsmon.supervisor import run_all
+
+    return asyncio.run(run_all(settings, sample=args.sample, log_level=args.log_level))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="newsmon", description="Streaming news monitor")
+    p.add_argument("--log-level", default=os.environ.get("NEWSMON_LOG_LEVEL", "info"))
+    p.add_argument("--bootstrap-servers", help="Kafka bootstrap (env KAFKA_BOOTSTRAP_SERVERS); "
+                   "when unset, run/connector start a local broker")
+    p.add_argument("--threshold", type=int, help="alert threshold, 0-100 (default 60)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    a = sub.add_parser("analyze", help="offline: JSON Lines articles -> enriched JSON Lines")
+    a.add_argument("file", nargs="?", help="input file (default: stdin)")
+    a.set_defaults(func=cmd_analyze)
+
+    c = sub.add_parser("connector", help="poll feeds and publish raw articles")
+    c.add_argument("--feeds", type=Path, help="feed list YAML (default deploy/feeds.yml)")
+    c.add_argument("--once", action="store_true", help="poll every feed once, then exit")
+    c.add_argument("--metrics-port", type=int, help="0 disables /metrics")
+    c.set_defaults(func=cmd_connector)
+
+    w = sub.add_parser("worker", help="run the Faust stream worker")
+    w.add_argument("--metrics-port", type=int, help="port of /metrics (Faust web)")
+    w.set_defaults(func=cmd_worker)
+
+    r = sub.add_parser("run", help="local Kafka + connector + worker; prints alerts")
+    r.add_argument("--feeds", type=Path, help="feed list YAML (default deploy/feeds.yml)")
+    r.add_argument("--sample", action="store_true",
+                   help="poll the bundled offline sample feed instead of the internet")
+    r.set_defaults(func=cmd_run)
+
+    k = sub.add_parser("kafka", help="run only the local single-node Kafka until Ctrl-C")
+    k.add_argument("--port", type=int)
+    k.add_argument("--data-dir", help="keep the broker's data here between runs")
+    k.set_defaults(func=cmd_kafka)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.log_level)
+    settings = Settings.from_env().with_(
+        bootstrap_servers=args.bootstrap_servers,
+        alert_threshold=args.threshold,
+        feeds_file=getattr(args, "feeds", None),
+    )
+    if getattr(args, "metrics_port", None) is not None:
+        key = "worker_metrics_port" if args.command == "worker" else "connector_metrics_port"
+        settings = settings.with_(**{key: args.metrics_port})
+    try:
+        return int(args.func(args, settings))
+    except KeyboardInterrupt:
+        return 130
+    except (ValueError, OSError, RuntimeError) as exc:
+        from connectors.config import FeedConfigError
+        from newsmon.kafka_local import KafkaStartError
+
+        if isinstance(exc, FeedConfigError | KafkaStartError | FileNotFoundError):
+            print(f"newsmon: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

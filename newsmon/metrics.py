@@ -1,0 +1,46 @@
+"""Every Prometheus metric newsmon exports, in one place.
+
+Names follow Prometheus conventions: ``newsmon_`` prefix, base units
+(seconds, bytes), ``_total`` for counters, and only bounded label values
+(stage and outcome names from fixed sets, never a URL or a feed name).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram, disable_created_metrics, start_http_server
+
+disable_created_metrics()
+
+STAGES = ("fetch", "parse", "publish", "decode", "dedup", "entities", "tension", "enrich")
+FETCH_OUTCOMES = ("ok", "not_modified", "http_error", "network_error", "timeout", "too_large",
+                  "parse_error", "refused")
+
+feed_fetches = Counter("newsmon_feed_fetches_total", "Feed fetch attempts by outcome",
+                       ["outcome"])
+articles_fetched = Counter("newsmon_articles_fetched_total",
+                           "Entries parsed from fetched feeds")
+articles_published = Counter("newsmon_articles_published_total",
+                             "Raw articles acknowledged by Kafka")
+publish_errors = Counter("newsmon_publish_errors_total", "Raw articles Kafka did not acknowledge")
+duplicates = Counter("newsmon_articles_duplicates_total", "Articles dropped as duplicates",
+                     ["kind"])
+articles_enriched = Counter("newsmon_articles_enriched_total", "Enriched articles published")
+alerts = Counter("newsmon_alerts_total", "Alerts published", ["rule"])
+deadletters = Counter("newsmon_deadletter_total", "Records sent to the dead-letter topic",
+                      ["stage"])
+stage_seconds = Histogram(
+    "newsmon_stage_duration_seconds", "Time spent per record (or per feed) in each stage",
+    ["stage"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+
+for _o in FETCH_OUTCOMES:
+    feed_fetches.labels(_o)
+for _s in STAGES:
+    stage_seconds.labels(_s)
+duplicates.labels("exact")
+
+
+def serve(host: str, port: int) -> None:
+    """Serve ``/metrics`` from the default registry on ``host:port`` (a daemon thread)."""
+    start_http_server(port, addr=host)

@@ -1,0 +1,121 @@
+"""Record shapes on the wire, their JSON encoding and validation.
+
+Every record carries ``schema_version``. Decoding never trusts its input: a
+record that is not JSON, lacks a required field, has a field of the wrong type
+or an unknown ``schema_version`` raises :class:`RecordError`, which the stream
+stages turn into a dead-letter record.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+SCHEMA_VERSION = 1
+SUPPORTED_VERSIONS = frozenset({1})
+
+
+class RecordError(ValueError):
+    """A record that cannot be decoded or validated."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawArticle:
+    """One feed entry as the connector saw it (topic ``news.raw``, key = ``id``)."""
+
+    id: str
+    title: str
+    url: str | None = None
+    summary: str = ""
+    content: str = ""
+    published: str | None = None
+    published_is_fetch_time: bool = False
+    fetched_at: str | None = None
+    feed_url: str | None = None
+    source: str | None = None
+    guid: str | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_RAW_REQUIRED: dict[str, type] = {"id": str, "title": str}
+_RAW_OPTIONAL_STR = ("url", "summary", "content", "published", "fetched_at", "feed_url",
+                     "source", "guid")
+
+
+def raw_from_dict(obj: Any) -> RawArticle:
+    """Validate a decoded JSON object as a raw article."""
+    if not isinstance(obj, dict):
+        raise RecordError(f"expected a JSON object, got {type(obj).__name__}")
+    version = obj.get("schema_version", SCHEMA_VERSION)
+    if not isinstance(version, int) or isinstance(version, bool) or version not in SUPPORTED_VERSIONS:
+        raise RecordError(f"unsupported schema_version {version!r}")
+    for name, typ in _RAW_REQUIRED.items():
+        if not isinstance(obj.get(name), typ):
+            raise RecordError(f"field {name!r} is required and must be a string")
+    kwargs: dict[str, Any] = {"id": obj["id"], "title": obj["title"], "schema_version": version}
+    for name in _RAW_OPTIONAL_STR:
+        value = obj.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise RecordError(f"field {name!r} must be a string or null")
+        kwargs[name] = value
+    kwargs["published_is_fetch_time"] = bool(obj.get("published_is_fetch_time", False))
+    return RawArticle(**kwargs)
+
+
+def decode_raw(data: bytes | str) -> RawArticle:
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise RecordError(f"invalid JSON: {exc}") from None
+    return raw_from_dict(obj)
+
+
+def dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj)
+
+
+def loads(data: bytes | str) -> Any:
+    return orjson.loads(data)
+
+
+def utcnow_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A record a stage could not handle (topic ``news.deadletter``)."""
+
+    stage: str
+    error: str
+    error_type: str
+    original: bytes
+    original_key: bytes | None = None
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    at: str = field(default_factory=utcnow_iso)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "stage": self.stage,
+            "error": self.error[:2000],
+            "error_type": self.error_type,
+            "original_b64": base64.b64encode(self.original).decode("ascii"),
+            "original_key_b64": (base64.b64encode(self.original_key).decode("ascii")
+                                 if self.original_key is not None else None),
+            "topic": self.topic,
+            "partition": self.partition,
+            "offset": self.offset,
+            "at": self.at,
+        }

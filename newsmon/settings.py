@@ -1,0 +1,89 @@
+"""Runtime settings: one immutable value object, read from the environment.
+
+Every setting has a default that works on one machine; the environment
+(``NEWSMON_*``, plus the standard ``KAFKA_BOOTSTRAP_SERVERS``) overrides it,
+and the CLI overrides the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    raw: str = "news.raw"
+    unique: str = "news.unique"
+    articles: str = "news.articles"
+    alerts: str = "news.alerts"
+    deadletter: str = "news.deadletter"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    bootstrap_servers: str | None = None
+    topics: Topics = field(default_factory=Topics)
+    partitions: int = 4
+    app_id: str = "newsmon"
+    alert_threshold: int = 60
+    metrics_host: str = "127.0.0.1"
+    connector_metrics_port: int = 9464
+    worker_metrics_port: int = 9465
+    feeds_file: Path = Path("deploy/feeds.yml")
+    poll_interval: float = 300.0
+    data_dir: Path = Path("var")
+    kafka_security: Mapping[str, str] = field(default_factory=dict)
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        d = cls()
+        security = {k[len("KAFKA_"):].lower(): v for k, v in env.items()
+                    if k in ("KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM",
+                             "KAFKA_SASL_PLAIN_USERNAME", "KAFKA_SASL_PLAIN_PASSWORD",
+                             "KAFKA_SSL_CAFILE")}
+        return cls(
+            bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS") or None,
+            topics=Topics(
+                raw=env.get("NEWSMON_TOPIC_RAW", d.topics.raw),
+                unique=env.get("NEWSMON_TOPIC_UNIQUE", d.topics.unique),
+                articles=env.get("NEWSMON_TOPIC_ARTICLES", d.topics.articles),
+                alerts=env.get("NEWSMON_TOPIC_ALERTS", d.topics.alerts),
+                deadletter=env.get("NEWSMON_TOPIC_DEADLETTER", d.topics.deadletter),
+            ),
+            partitions=int(env.get("NEWSMON_PARTITIONS", d.partitions)),
+            app_id=env.get("NEWSMON_APP_ID", d.app_id),
+            alert_threshold=int(env.get("NEWSMON_ALERT_THRESHOLD", d.alert_threshold)),
+            metrics_host=env.get("NEWSMON_METRICS_HOST", d.metrics_host),
+            connector_metrics_port=int(env.get("NEWSMON_CONNECTOR_METRICS_PORT",
+                                               d.connector_metrics_port)),
+            worker_metrics_port=int(env.get("NEWSMON_WORKER_METRICS_PORT", d.worker_metrics_port)),
+            feeds_file=Path(env.get("NEWSMON_FEEDS_FILE", str(d.feeds_file))),
+            poll_interval=float(env.get("NEWSMON_POLL_INTERVAL", d.poll_interval)),
+            data_dir=Path(env.get("NEWSMON_DATA_DIR", str(d.data_dir))),
+            kafka_security=security,
+        )
+
+    def kafka_client_kwargs(self) -> dict[str, Any]:
+        """aiokafka keyword arguments for bootstrap and SASL/TLS pass-through."""
+        kw: dict[str, Any] = {"bootstrap_servers": self.bootstrap_servers}
+        sec = dict(self.kafka_security)
+        if "security_protocol" in sec:
+            kw["security_protocol"] = sec["security_protocol"]
+        if "sasl_mechanism" in sec:
+            kw["sasl_mechanism"] = sec["sasl_mechanism"]
+        if "sasl_plain_username" in sec:
+            kw["sasl_plain_username"] = sec["sasl_plain_username"]
+            kw["sasl_plain_password"] = sec.get("sasl_plain_password", "")
+        if "ssl_cafile" in sec:
+            from aiokafka.helpers import create_ssl_context
+
+            kw["ssl_context"] = create_ssl_context(cafile=sec["ssl_cafile"])
+        return kw

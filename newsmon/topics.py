@@ -1,0 +1,50 @@
+"""Create newsmon's topics with the configured partition count (idempotent)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import logging
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from newsmon.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def ensure_topics(settings: Settings, replication: int = 1) -> None:
+    t = settings.topics
+    wanted = [t.raw, t.unique, t.articles, t.alerts, t.deadletter]
+    admin = AIOKafkaAdminClient(**settings.kafka_client_kwargs())
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        new = [NewTopic(name, settings.partitions, replication) for name in wanted
+               if name not in existing]
+        if new:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(new)
+            log.info("created topics %s", [n.name for n in new])
+            await _wait_for_leaders(admin, wanted)
+            await asyncio.sleep(1.0)  # let every broker's metadata cache catch up
+    finally:
+        await admin.close()
+
+
+async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str],
+                            timeout: float = 30.0) -> None:
+    """Wait until every partition of ``names`` has a leader (fresh topics need a moment)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        described = await admin.describe_topics(names)
+        ready = all(
+            t.get("error_code", 0) == 0 and t.get("partitions")
+            and all(p.get("leader", -1) >= 0 for p in t["partitions"])
+            for t in described
+        )
+        if ready or time.monotonic() > deadline:
+            return
+        await asyncio.sleep(0.2)
