@@ -8,6 +8,7 @@ anything itself.
 from __future__ import annotations
 
 import calendar
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -77,6 +78,9 @@ def parse_feed(body: bytes, feed_url: str, fetched_at: str,
         for k in ("content-type", "content-language"):
             if k in headers:
                 response_headers[k] = headers[k]
+    json_feed = _json_feed(body)
+    if json_feed is not None:
+        return _parse_json_feed(json_feed, feed_url, fetched_at, source)
     parsed = feedparser.parse(body, response_headers=response_headers,
                               sanitize_html=True, resolve_relative_uris=True)
     feed = parsed.get("feed", {})
@@ -87,7 +91,7 @@ def parse_feed(body: bytes, feed_url: str, fetched_at: str,
         link = _safe_link(entry.get("link"), base)
         guid = entry.get("id") if isinstance(entry.get("id"), str) else None
         title = _text(entry.get("title")).strip()
-        published = _iso(entry.get("published_parsed") or entry.get("updated_parsed"))
+        published = _iso(dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed"))
         entries.append(RawArticle(
             id=article_id(link, guid, title or _text(entry.get("summary"))[:200]),
             url=link,
@@ -116,3 +120,59 @@ def parse_feed(body: bytes, feed_url: str, fetched_at: str,
         bozo_reason=f"{type(reason).__name__}: {reason}" if reason else None,
         ttl_seconds=ttl_seconds,
     )
+
+
+def _json_feed(body: bytes) -> dict[str, Any] | None:
+    """The decoded object if ``body`` is a JSON Feed (1.0 or 1.1), else None."""
+    head = body[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not head.startswith(b"{"):
+        return None
+    try:
+        obj = json.loads(body.decode("utf-8-sig", "replace"))
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(obj, dict) and "jsonfeed.org/version" in str(obj.get("version", "")):
+        return obj
+    return None
+
+
+def _parse_json_feed(obj: dict[str, Any], feed_url: str, fetched_at: str,
+                     source: str | None) -> ParsedFeed:
+    version = str(obj.get("version", ""))
+    title = _text(obj.get("title")).strip()
+    items = obj.get("items") if isinstance(obj.get("items"), list) else []
+    entries: list[RawArticle] = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        link = _safe_link(item.get("url") or item.get("external_url"), feed_url)
+        guid = item.get("id")
+        guid = str(guid) if isinstance(guid, str | int) and not isinstance(guid, bool) else None
+        entry_title = _text(item.get("title")).strip()
+        published = _json_date(item.get("date_published") or item.get("date_modified"))
+        content = _text(item.get("content_html")) or _text(item.get("content_text"))
+        summary = _text(item.get("summary"))
+        entries.append(RawArticle(
+            id=article_id(link, guid, entry_title or (summary or content)[:200]),
+            url=link, title=entry_title, summary=summary, content=content,
+            published=published or fetched_at, published_is_fetch_time=published is None,
+            fetched_at=fetched_at, feed_url=feed_url,
+            source=source or title or urlsplit(feed_url).hostname, guid=guid,
+        ))
+    fmt = "json11" if version.rstrip("/").endswith("1.1") else "json1"
+    return ParsedFeed(entries=entries, format=fmt, encoding="utf-8", title=title, bozo=False,
+                      bozo_reason=None, ttl_seconds=None)
+
+
+def _json_date(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        from feedparser.datetimes import _parse_date
+
+        return _iso(_parse_date(value))
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

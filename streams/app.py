@@ -39,6 +39,8 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
     if not settings.bootstrap_servers:
         raise ValueError("settings.bootstrap_servers is required for the worker")
     brokers = [f"kafka://{b.strip()}" for b in settings.bootstrap_servers.split(",")]
+    datadir = (settings.data_dir / "faust").resolve()
+    datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.app_id,
         broker=brokers,
@@ -50,7 +52,7 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
         web_bind=settings.metrics_host,
         web_host=settings.metrics_host,
         web_port=settings.worker_metrics_port,
-        datadir=str((settings.data_dir / "faust").resolve()),
+        datadir=str(datadir),
         producer_acks=-1,
         broker_commit_every=100,
         broker_commit_interval=1.0,

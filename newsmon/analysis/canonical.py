@@ -22,7 +22,7 @@ _TRACKING_EXACT = frozenset({
 })
 _TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "vero_", "oly_", "__s", "at_", "ns_")
 _AMP_PATH = re.compile(r"(?:/amp/?$|/amp(?=/)|\.amp(?=\.html?$|$))", re.IGNORECASE)
-_MOBILE_HOST = re.compile(r"^(?:m|mobile|amp)\.", re.IGNORECASE)
+_HOST_PREFIX = re.compile(r"^(?:www\d*|m|mobile|amp)\.", re.IGNORECASE)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _INDEX = re.compile(r"/(?:index|default)\.(?:html?|php|aspx?)$", re.IGNORECASE)
 
@@ -45,9 +45,11 @@ def canonical_url(url: str) -> str:
             host = host.encode("idna").decode("ascii")
         except UnicodeError:
             pass
-        host = _MOBILE_HOST.sub("", host, count=1)
-        if host.startswith("www."):
-            host = host[4:]
+        while True:
+            m = _HOST_PREFIX.match(host)
+            if m is None or "." not in host[m.end():]:
+                break
+            host = host[m.end():]
         port = parts.port
         netloc = host if ":" not in host else f"[{host}]"
         if port is not None and port != _DEFAULT_PORTS.get(scheme):

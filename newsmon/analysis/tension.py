@@ -121,7 +121,7 @@ def load_lexicon(data: dict[str, Any] | None = None) -> Lexicon:
             if not pattern or pattern[0] == "*":
                 raise LexiconError(f"category {name!r}: phrase {text!r} is empty or starts with *")
             index.setdefault(pattern[0], []).append(Phrase(text, name, weight, pattern))
-    frozen = {k: tuple(sorted(v, key=lambda p: -len(p.pattern))) for k, v in index.items()}
+    frozen = {k: tuple(v) for k, v in index.items()}
     return Lexicon(version=int(data.get("version", 0)), categories=labels, index=frozen)
 
 
@@ -215,11 +215,15 @@ def find_phrases(lexicon: Lexicon, text: str, field: str) -> list[Evidence]:
         if not cands:
             i += 1
             continue
-        for phrase in cands:
-            end = _match_at(stems, i, phrase.pattern)
-            if end > i:
-                break
-        else:
+        best: tuple[int, int] = (-1, 0)
+        phrase = cands[0]
+        for cand in cands:
+            end = _match_at(stems, i, cand.pattern)
+            rank = (end, -cand.pattern.count("*"))
+            if end > i and rank > best:
+                best, phrase = rank, cand
+        end = best[0]
+        if end <= i:
             i += 1
             continue
         start_c, end_c = toks[i].start(), toks[end - 1].end()

@@ -1,0 +1,38 @@
+from pathlib import Path
+
+import pytest
+
+from connectors.config import FeedConfigError, load_feeds
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "feeds.yml"
+    p.write_text(text)
+    return p
+
+
+def test_load_feeds(tmp_path: Path) -> None:
+    feeds = load_feeds(write(tmp_path, "feeds:\n  - url: https://a.com/rss\n    name: A\n"
+                                       "    tags: [world]\n    interval: 600\n"
+                                       "  - https://b.com/atom\n"))
+    assert [f.url for f in feeds] == ["https://a.com/rss", "https://b.com/atom"]
+    assert feeds[0].tags == ("world",) and feeds[0].interval == 600
+
+
+@pytest.mark.parametrize("text, where", [
+    ("feeds:\n  - url: ftp://a.com/x\n", ":2: feeds[0].url"),
+    ("feeds:\n  - url: https://a.com\n  - url: https://b.com\n    interval: -1\n",
+     ":3: feeds[1].interval"),
+    ("feeds:\n  - url: https://a.com\n    tags: world\n", "feeds[0].tags"),
+    ("feeds: 3\n", "'feeds' list"),
+    ("feeds: [\n", "not valid YAML"),
+])
+def test_errors_name_file_line_and_field(tmp_path: Path, text: str, where: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(FeedConfigError) as err:
+        load_feeds(path)
+    assert str(path) in str(err.value) and where in str(err.value)
+
+
+def test_default_feed_list_is_valid() -> None:
+    assert len(load_feeds(Path(__file__).parents[2] / "deploy/feeds.yml")) >= 5

@@ -1,0 +1,72 @@
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from newsmon.analysis.tension import LexiconError, load_lexicon, score_tension, stem
+
+LEX = load_lexicon()
+
+
+def score(text: str, title: str = "") -> int:
+    return score_tension(LEX, {"title": title, "content": text}).score
+
+
+def test_stem_is_consistent_across_inflections() -> None:
+    assert stem("massing") == stem("masses") == stem("massed") == stem("mass")
+    assert stem("troops") == stem("troop")
+    assert stem("threatened") == stem("threatens") == stem("threaten")
+    assert stem("hostilities") == stem("hostility")
+    assert stem("de-escalate") == stem("deescalate")
+
+
+def test_phrases_with_gap_and_inflection() -> None:
+    r = score_tension(LEX, {"content": "Moscow is massing troops after a build-up of Russian "
+                                       "troops on the border."})
+    phrases = {e.phrase for e in r.evidence}
+    assert "mass troops" in phrases
+    assert "buildup of * troops" in phrases
+    ev = next(e for e in r.evidence if e.phrase == "buildup of * troops")
+    assert ev.matched == "build-up of Russian troops"
+    assert r.evidence[0].sentence.startswith("Moscow is massing")
+
+
+def test_negation_and_hedging() -> None:
+    neg = score_tension(LEX, {"content": "The ministry denied plans to invade the country."})
+    assert neg.evidence and neg.evidence[0].negated and neg.score == 0
+    assert score("There was no sign of a troop buildup.") == 0
+    hedged = score("Officials fear an invasion could follow.")
+    plain = score("An invasion followed.")
+    assert 0 < hedged < plain
+
+
+def test_deescalation_lowers_score() -> None:
+    esc = score("Troops shelled the city and warned of serious consequences.")
+    both = score("Troops shelled the city and warned of serious consequences. Both sides agreed "
+                 "to a ceasefire and peace talks to de-escalate the crisis.")
+    assert both < esc
+
+
+def test_neutral_text_scores_zero_and_title_counts_more() -> None:
+    assert score("The company launched a new phone with a larger screen.") == 0
+    assert score("", title="Army masses troops on border") > score("Army masses troops on border")
+
+
+def test_score_is_monotonic_in_escalation() -> None:
+    one = score("Artillery fire hit the town.")
+    two = score("Artillery fire hit the town. Air strikes followed and troops massed nearby.")
+    assert 0 < one < two <= 100
+
+
+def test_bad_lexicon_rejected() -> None:
+    with pytest.raises(LexiconError):
+        load_lexicon({"categories": {"x": {"phrases": [{"nope": 1}]}}})
+    with pytest.raises(LexiconError):
+        load_lexicon({"categories": {"x": {"phrases": ["* leading gap"]}}})
+
+
+@given(st.text())
+def test_scoring_never_raises_on_arbitrary_unicode(s: str) -> None:
+    r = score_tension(LEX, {"title": s, "content": s})
+    assert 0 <= r.score <= 100
+    for e in r.evidence:
+        assert s[e.start:e.end] == e.matched
