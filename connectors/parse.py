@@ -87,7 +87,7 @@ def parse_feed(body: bytes, feed_url: str, fetched_at: str,
     feed_title = _text(feed.get("title")).strip()
     base = feed_url
     entries: list[RawArticle] = []
-    for entry in parsed.get("entries", []):
+    for entry in parsed.get("entries") or []:
         link = _safe_link(entry.get("link"), base)
         guid = entry.get("id") if isinstance(entry.get("id"), str) else None
         title = _text(entry.get("title")).strip()
@@ -140,7 +140,8 @@ def _parse_json_feed(obj: dict[str, Any], feed_url: str, fetched_at: str,
                      source: str | None) -> ParsedFeed:
     version = str(obj.get("version", ""))
     title = _text(obj.get("title")).strip()
-    items = obj.get("items") if isinstance(obj.get("items"), list) else []
+    raw_items = obj.get("items")
+    items: list[Any] = raw_items if isinstance(raw_items, list) else []
     entries: list[RawArticle] = []
     for item in items:
         if not isinstance(item, dict):

@@ -14,6 +14,7 @@ across restarts is the streams' exact-dedup table's job for now.)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -94,10 +95,8 @@ class FeedConnector:
                     break
                 wait = max(1.0, self.settings.poll_interval * random.uniform(0.9, 1.1)
                            - (time.monotonic() - t0))
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), wait)
-                except TimeoutError:
-                    pass
         finally:
             await self.stop()
 
@@ -106,7 +105,7 @@ class FeedConnector:
         async with self.sem:
             try:
                 return await self._poll_feed_inner(feed)
-            except Exception:  # noqa: BLE001 - one feed must never stop the others
+            except Exception:
                 log.exception("feed %s: unexpected error", feed.url)
                 metrics.feed_fetches.labels("network_error").inc()
                 return False, 0, 0

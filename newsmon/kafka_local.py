@@ -90,7 +90,8 @@ def ensure_jars(version: str = KAFKA_VERSION) -> Path:
         capture_output=True, text=True, check=False,
     )
     if proc.returncode != 0:
-        raise KafkaStartError(f"mvn failed ({proc.returncode}): {proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+        raise KafkaStartError(
+            f"mvn failed ({proc.returncode}): {proc.stdout[-2000:]}{proc.stderr[-2000:]}")
     shutil.rmtree(lib, ignore_errors=True)
     tmp_lib.rename(lib)
     marker.write_text(version)
@@ -119,7 +120,8 @@ class LocalKafka:
     def __init__(self, data_dir: Path | None = None, port: int | None = None,
                  heap: str = "-Xms256m -Xmx512m", start_timeout: float = 90.0) -> None:
         self._own_dir = data_dir is None
-        self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="newsmon-kafka-"))
+        self.data_dir = (Path(data_dir) if data_dir
+                         else Path(tempfile.mkdtemp(prefix="newsmon-kafka-")))
         self.port = port or free_port()
         self.controller_port = free_port()
         self.heap = heap
@@ -181,7 +183,7 @@ class LocalKafka:
         if fmt.returncode != 0:
             raise KafkaStartError(f"storage format failed: {fmt.stdout}{fmt.stderr}")
         out = self.log_path.open("ab")
-        self.proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+        self.proc = subprocess.Popen(
             self._java(lib, "kafka.Kafka", str(cfg)),
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,
@@ -199,10 +201,11 @@ class LocalKafka:
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                raise KafkaStartError(f"broker exited with {self.proc.returncode}:\n{self.tail_log()}")
-            if _port_open(self.port) and "Kafka Server started" in self.tail_log(200_000):
-                if _metadata_ok(self.bootstrap_servers):
-                    return
+                raise KafkaStartError(
+                    f"broker exited with {self.proc.returncode}:\n{self.tail_log()}")
+            if (_port_open(self.port) and "Kafka Server started" in self.tail_log(200_000)
+                    and _metadata_ok(self.bootstrap_servers)):
+                return
             time.sleep(0.3)
         raise KafkaStartError(f"broker not ready after {self.start_timeout}s:\n{self.tail_log()}")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram, disable_created_metrics, start_http_server
 
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 STAGES = ("fetch", "parse", "publish", "decode", "dedup", "entities", "tension", "enrich")
 FETCH_OUTCOMES = ("ok", "not_modified", "http_error", "network_error", "timeout", "too_large",

@@ -54,7 +54,8 @@ def raw_from_dict(obj: Any) -> RawArticle:
     if not isinstance(obj, dict):
         raise RecordError(f"expected a JSON object, got {type(obj).__name__}")
     version = obj.get("schema_version", SCHEMA_VERSION)
-    if not isinstance(version, int) or isinstance(version, bool) or version not in SUPPORTED_VERSIONS:
+    if (not isinstance(version, int) or isinstance(version, bool)
+            or version not in SUPPORTED_VERSIONS):
         raise RecordError(f"unsupported schema_version {version!r}")
     for name, typ in _RAW_REQUIRED.items():
         if not isinstance(obj.get(name), typ):

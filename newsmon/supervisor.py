@@ -46,7 +46,7 @@ def format_alert(alert: dict[str, Any]) -> str:
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
@@ -143,7 +143,7 @@ async def run_all(settings: Settings, sample: bool = False, log_level: str = "in
               "Ctrl-C stops.", flush=True)
         waiters = [asyncio.create_task(p.wait()) for p in procs]
         stopper = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait([*waiters, stopper], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait([*waiters, stopper], return_when=asyncio.FIRST_COMPLETED)
         for w in waiters:
             w.cancel()
         stopper.cancel()

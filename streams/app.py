@@ -77,7 +77,7 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
         return state["a"]
 
     async def dead_letter(stage: str, exc: BaseException, value: Any, key: Any,
-                          event: faust.types.EventT | None = None) -> None:
+                          event: faust.types.EventT[Any] | None = None) -> None:
         original = value if isinstance(value, bytes) else str(value).encode()
         msg = event.message if event is not None else None
         record = DeadLetter(stage=stage, error=str(exc), error_type=type(exc).__name__,
@@ -154,7 +154,7 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
             for article in articles:
                 await publish(article)
 
-    @app.task
+    @app.task  # type: ignore[untyped-decorator]
     async def warm_up() -> None:
         await asyncio.get_running_loop().run_in_executor(executor, get_analyzer)
         log.info("analysis model loaded")

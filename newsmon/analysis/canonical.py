@@ -10,6 +10,7 @@ still hash it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
@@ -41,10 +42,8 @@ def canonical_url(url: str) -> str:
         if scheme not in ("http", "https") or not parts.hostname:
             return text
         host = parts.hostname.lower().rstrip(".")
-        try:
+        with contextlib.suppress(UnicodeError):
             host = host.encode("idna").decode("ascii")
-        except UnicodeError:
-            pass
         while True:
             m = _HOST_PREFIX.match(host)
             if m is None or "." not in host[m.end():]:

@@ -43,7 +43,8 @@ def isolated_env(bootstrap: str, tmp_path: Path, **extra: str) -> dict[str, str]
     return env
 
 
-def newsmon(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def newsmon(*args: str, env: dict[str, str],
+            timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "newsmon.cli", *args], env=env, text=True,
                           capture_output=True, timeout=timeout, check=False)
 
@@ -94,7 +95,7 @@ def read_topic(bootstrap: str, topic: str, done: Callable[[list[Any]], bool],
             while not parts and time.monotonic() < deadline:
                 parts = consumer.partitions_for_topic(topic) or set()
                 if not parts:
-                    await consumer._client.force_metadata_update()  # noqa: SLF001
+                    await consumer._client.force_metadata_update()
                     await asyncio.sleep(0.5)
             consumer.assign([TopicPartition(topic, p) for p in parts])
             while time.monotonic() < deadline and not done(out):

@@ -6,7 +6,8 @@ from newsmon.records import RawArticle, RecordError, decode_raw, dumps
 
 
 def test_round_trip() -> None:
-    r = RawArticle(id="a", title="t", url="https://x", summary="s", published="2021-12-02T00:00:00Z")
+    r = RawArticle(id="a", title="t", url="https://x", summary="s",
+                   published="2021-12-02T00:00:00Z")
     assert decode_raw(dumps(r.to_dict())) == r
 
 
