@@ -24,8 +24,30 @@ class FeedSpec:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class FeedList:
+    """The whole feed file: the feeds and the connector options set beside them."""
+
+    feeds: list[FeedSpec]
+    allow_private_addresses: tuple[str, ...] = ()
+    per_feed_metrics: bool = False
+    max_entries_per_feed: int = 500
+    min_interval: float | None = None
+    max_interval: float | None = None
+
+
 def load_feeds(path: Path | str) -> list[FeedSpec]:
-    """Load ``feeds: [{url, name, tags, interval, full_text}, ...]`` from a YAML file."""
+    return load_feed_list(path).feeds
+
+
+def load_feed_list(path: Path | str) -> FeedList:
+    """Load a feed file: ``feeds: [{url, name, tags, interval, full_text}, ...]`` and options.
+
+    Options: ``allow_private_addresses`` (list of CIDRs the connector may reach
+    although they are not public, e.g. ``[127.0.0.1/32]`` for a local test
+    server), ``per_feed_metrics`` (bool), ``max_entries_per_feed`` (int),
+    ``min_interval`` / ``max_interval`` (seconds).
+    """
     path = Path(path)
     try:
         text = path.read_text("utf-8")
@@ -36,7 +58,35 @@ def load_feeds(path: Path | str) -> list[FeedSpec]:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise FeedConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse_feeds(data, str(path), nodes)
+    feeds = parse_feeds(data, str(path), nodes)
+    return _options(data, str(path), feeds)
+
+
+def _options(data: dict[str, Any], source: str, feeds: list[FeedSpec]) -> FeedList:
+    import ipaddress
+
+    allow = data.get("allow_private_addresses", [])
+    if not isinstance(allow, list):
+        raise FeedConfigError(f"{source}: allow_private_addresses: expected a list of CIDRs")
+    for n in allow:
+        try:
+            ipaddress.ip_network(str(n), strict=False)
+        except ValueError as exc:
+            raise FeedConfigError(f"{source}: allow_private_addresses: {exc}") from None
+    per_feed = data.get("per_feed_metrics", False)
+    if not isinstance(per_feed, bool):
+        raise FeedConfigError(f"{source}: per_feed_metrics: expected true or false")
+    max_entries = data.get("max_entries_per_feed", 500)
+    if not isinstance(max_entries, int) or isinstance(max_entries, bool) or max_entries < 1:
+        raise FeedConfigError(f"{source}: max_entries_per_feed: expected a positive integer")
+    bounds: dict[str, float | None] = {}
+    for key in ("min_interval", "max_interval"):
+        v = data.get(key)
+        if v is not None and (not isinstance(v, int | float) or isinstance(v, bool) or v <= 0):
+            raise FeedConfigError(f"{source}: {key}: expected a positive number of seconds")
+        bounds[key] = float(v) if v is not None else None
+    return FeedList(feeds, tuple(str(n) for n in allow), per_feed, max_entries,
+                    bounds["min_interval"], bounds["max_interval"])
 
 
 def _line(nodes: Any, index: int) -> str:

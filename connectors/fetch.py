@@ -1,24 +1,47 @@
-"""HTTP fetching of feeds with httpx: one client, keep-alive, capped bodies, one deadline.
+"""HTTP fetching for feeds and article pages: safe, bounded, conditional.
 
-Exceptions are not raised to the caller: :meth:`Fetcher.fetch` returns a
-:class:`FetchResult` whose ``outcome`` is one of
-:data:`newsmon.metrics.FETCH_OUTCOMES`, so one broken feed never stops the
-others.
+:meth:`Fetcher.fetch` never raises for network trouble; it returns a
+:class:`FetchResult` whose ``outcome`` is one of :data:`newsmon.metrics.FETCH_OUTCOMES`:
+
+    ok              200 with a body (possibly empty)
+    not_modified    304 to a conditional GET
+    client_error    4xx other than 410/429     gone          410
+    rate_limited    429                        server_error  5xx
+    redirect_error  too many hops, a loop, a non-http(s) or missing Location
+    refused         the address policy refused a hop (see ``connectors.safety``)
+    too_large       the body grew past ``max_bytes`` after decompression,
+                    or stacked/unknown Content-Encodings
+    timeout         no complete response within ``deadline`` (one deadline per
+                    fetch, covering every hop and every read)
+    network_error   DNS, connect, TLS or protocol failure
+
+Redirects are followed by hand (at most ``max_redirects`` hops) so that every
+hop is checked and a permanent redirect (301/308 all the way) can update the
+stored feed URL. Bodies are decompressed here, in bounded steps, so a gzip
+bomb costs at most ``max_bytes`` of memory.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from connectors.safety import AddressPolicy, AddressRefused, safe_pool
 from newsmon import __version__
 
-USER_AGENT = f"newsmon/{__version__} (+https://github.com/newsmon/newsmon; feed monitor)"
-ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
-          "application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5")
+USER_AGENT = f"newsmon/{__version__} (feed monitor; +https://pypi.org/project/newsmon/)"
+FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
+               "application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5")
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_PERMANENT = frozenset({301, 308})
+_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +50,9 @@ class FetchLimits:
     deadline: float = 30.0
     connect_timeout: float = 10.0
     max_redirects: int = 5
+    max_encodings: int = 2
+    max_connections: int = 200
+    max_keepalive: int = 100
 
 
 @dataclass(slots=True)
@@ -37,58 +63,195 @@ class FetchResult:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     final_url: str | None = None
+    permanent_url: str | None = None
+    retry_after: float | None = None
     elapsed: float = 0.0
+    wire_bytes: int = 0
     error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Decoder:
+    """Content-Encoding decoding (gzip, deflate, identity) with a bounded output."""
+
+    def __init__(self, encodings: list[str], limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self.stages: list[zlib._Decompress] = []
+        for enc in reversed(encodings):  # the last applied encoding is undone first
+            if enc in ("gzip", "x-gzip"):
+                self.stages.append(zlib.decompressobj(16 + zlib.MAX_WBITS))
+            elif enc == "deflate":
+                self.stages.append(zlib.decompressobj())  # zlib-wrapped; raw retried below
+            elif enc in ("identity", ""):
+                continue
+            else:
+                raise _TooLarge(f"unsupported Content-Encoding {enc!r}")
+
+    def feed(self, data: bytes, out: list[bytes]) -> None:
+        chunks = [data]
+        for i, stage in enumerate(self.stages):
+            nxt: list[bytes] = []
+            for chunk in chunks:
+                buf = chunk
+                while buf:
+                    try:
+                        piece = stage.decompress(buf, _CHUNK)
+                    except zlib.error:
+                        if i == 0 and not self.size and not nxt:
+                            stage = self.stages[i] = zlib.decompressobj(-zlib.MAX_WBITS)
+                            piece = stage.decompress(buf, _CHUNK)
+                        else:
+                            raise
+                    buf = stage.unconsumed_tail
+                    if piece:
+                        nxt.append(piece)
+                        self._count(len(piece), last=i == len(self.stages) - 1)
+            chunks = nxt
+        for c in chunks:
+            if not self.stages:
+                self._count(len(c), last=True)
+            out.append(c)
+
+    def _count(self, n: int, last: bool) -> None:
+        if last:
+            self.size += n
+            if self.size > self.limit:
+                raise _TooLarge(f"body over {self.limit} bytes")
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def _outcome_for(status: int) -> str:
+    if status == 410:
+        return "gone"
+    if status == 429:
+        return "rate_limited"
+    if status >= 500:
+        return "server_error"
+    return "client_error"
 
 
 class Fetcher:
-    def __init__(self, limits: FetchLimits | None = None,
+    """One shared HTTP client (keep-alive pool) behind the address policy."""
+
+    def __init__(self, limits: FetchLimits | None = None, policy: AddressPolicy | None = None,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.limits = limits or FetchLimits()
+        self.policy = policy or AddressPolicy()
+        if transport is None:
+            http = httpx.AsyncHTTPTransport(trust_env=False)
+            # httpx has no public hook for the network backend: swap in a pool whose
+            # backend resolves, checks and pins addresses (tests prove it is used).
+            http._pool = safe_pool(self.policy, max_connections=self.limits.max_connections,
+                                   max_keepalive=self.limits.max_keepalive)
+            transport = http
         self.client = httpx.AsyncClient(
-            follow_redirects=True,
-            max_redirects=self.limits.max_redirects,
-            timeout=httpx.Timeout(self.limits.deadline, connect=self.limits.connect_timeout),
-            headers={"User-Agent": USER_AGENT, "Accept": ACCEPT},
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
             transport=transport,
+            follow_redirects=False,
+            timeout=httpx.Timeout(self.limits.deadline, connect=self.limits.connect_timeout),
+            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
             trust_env=False,
         )
 
     async def aclose(self) -> None:
         await self.client.aclose()
 
-    async def fetch(self, url: str, headers: dict[str, str] | None = None) -> FetchResult:
+    async def fetch(self, url: str, headers: Mapping[str, str] | None = None,
+                    accept: str = FEED_ACCEPT) -> FetchResult:
         t0 = time.monotonic()
         try:
             async with asyncio.timeout(self.limits.deadline):
-                result = await self._fetch(url, headers or {})
+                result = await self._follow(url, {"Accept": accept, **(headers or {})})
         except TimeoutError:
-            result = FetchResult(url, "timeout", error=f"no complete response in "
-                                 f"{self.limits.deadline:.0f}s")
-        except httpx.TooManyRedirects as exc:
-            result = FetchResult(url, "http_error", error=f"too many redirects: {exc}")
-        except (httpx.HTTPError, OSError) as exc:
+            result = FetchResult(url, "timeout",
+                                 error=f"no complete response in {self.limits.deadline:g}s")
+        except AddressRefused as exc:
+            result = FetchResult(url, "refused", error=str(exc))
+        except (httpx.HTTPError, OSError, ValueError) as exc:
             result = FetchResult(url, "network_error", error=f"{type(exc).__name__}: {exc}")
         result.elapsed = time.monotonic() - t0
         return result
 
-    async def _fetch(self, url: str, headers: dict[str, str]) -> FetchResult:
-        async with self.client.stream("GET", url, headers=headers) as resp:
+    async def _follow(self, url: str, headers: dict[str, str]) -> FetchResult:
+        current = url
+        permanent = True
+        visited = {url}
+        for _hop in range(self.limits.max_redirects + 1):
+            parts = urlsplit(current)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                return FetchResult(url, "redirect_error", final_url=current,
+                                   error=f"not an http(s) URL: {current[:200]}")
+            result = await self._get(url, current, headers)
+            if result.status not in _REDIRECTS:
+                if current != url and permanent:
+                    result.permanent_url = current
+                return result
+            location = result.headers.get("location")
+            if not location:
+                return FetchResult(url, "redirect_error", result.status, final_url=current,
+                                   error="redirect without Location")
+            permanent = permanent and result.status in _PERMANENT
+            current = urljoin(current, location.strip())
+            if current in visited:
+                return FetchResult(url, "redirect_error", result.status, final_url=current,
+                                   error="redirect loop")
+            visited.add(current)
+        return FetchResult(url, "redirect_error", final_url=current,
+                           error=f"more than {self.limits.max_redirects} redirects")
+
+    async def _get(self, url: str, current: str, headers: dict[str, str]) -> FetchResult:
+        async with self.client.stream("GET", current, headers=headers) as resp:
             info = {k.lower(): v for k, v in resp.headers.items()}
-            final = str(resp.url)
-            if resp.status_code == 304:
-                return FetchResult(url, "not_modified", 304, headers=info, final_url=final)
-            if resp.status_code >= 400:
-                return FetchResult(url, "http_error", resp.status_code, headers=info,
-                                   final_url=final, error=f"HTTP {resp.status_code}")
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in resp.aiter_bytes():
-                size += len(chunk)
-                if size > self.limits.max_bytes:
-                    return FetchResult(url, "too_large", resp.status_code, headers=info,
-                                       final_url=final,
-                                       error=f"body over {self.limits.max_bytes} bytes")
-                chunks.append(chunk)
-            return FetchResult(url, "ok", resp.status_code, b"".join(chunks), info, final)
+            status = resp.status_code
+            if status in _REDIRECTS:
+                return FetchResult(url, "redirect", status, headers=info, final_url=current)
+            if status == 304:
+                return FetchResult(url, "not_modified", 304, headers=info, final_url=current)
+            if status >= 400:
+                return FetchResult(url, _outcome_for(status), status, headers=info,
+                                   final_url=current, error=f"HTTP {status}",
+                                   retry_after=_retry_after(info.get("retry-after")))
+            encodings = [e.strip().lower() for e in info.get("content-encoding", "").split(",")
+                         if e.strip()]
+            if len(encodings) > self.limits.max_encodings:
+                return FetchResult(url, "too_large", status, headers=info, final_url=current,
+                                   error=f"{len(encodings)} stacked Content-Encodings")
+            declared = info.get("content-length", "")
+            if declared.isdigit() and not encodings and int(declared) > self.limits.max_bytes:
+                return FetchResult(url, "too_large", status, headers=info, final_url=current,
+                                   error=f"Content-Length {declared} over {self.limits.max_bytes}")
+            out: list[bytes] = []
+            wire = 0
+            try:
+                decoder = _Decoder(encodings, self.limits.max_bytes)
+                async for chunk in resp.aiter_raw(_CHUNK):
+                    wire += len(chunk)
+                    if wire > self.limits.max_bytes:
+                        raise _TooLarge(f"body over {self.limits.max_bytes} bytes on the wire")
+                    decoder.feed(chunk, out)
+            except _TooLarge as exc:
+                return FetchResult(url, "too_large", status, headers=info, final_url=current,
+                                   wire_bytes=wire, error=str(exc))
+            except zlib.error as exc:
+                return FetchResult(url, "network_error", status, headers=info,
+                                   final_url=current, wire_bytes=wire,
+                                   error=f"bad compressed body: {exc}")
+            return FetchResult(url, "ok", status, b"".join(out), info, current, wire_bytes=wire)

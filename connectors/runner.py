@@ -1,14 +1,20 @@
-"""The feed connector: poll every feed, publish new entries to the raw topic.
+"""The feed connector: a scheduler that polls due feeds and publishes new entries.
 
 One :class:`FeedConnector` owns its run loop and its cleanup (as quix-streams'
 sources do): ``await connector.run(stop_event)`` polls until the event is set,
-then flushes the producer and closes the HTTP client.
+then lets in-flight polls finish (a few seconds at most), flushes the producer,
+saves the feed state and closes the HTTP client.
 
-The producer is idempotent (``enable_idempotence=True``, ``acks=all``), keyed
-by article id, so a retried send never duplicates a record in the log. An
-entry is remembered as published only after Kafka acknowledged it; within one
-process an entry already published from a feed is not sent again. (State
-across restarts is the streams' exact-dedup table's job for now.)
+* Politeness: conditional GET, adaptive intervals and backoff
+  (:mod:`connectors.schedule`), at most ``per_host`` concurrent requests to
+  one host and ``concurrency`` overall, one keep-alive connection pool.
+* Nothing lost, nothing repeated: the producer is idempotent
+  (``enable_idempotence=True``, ``acks=all``), keyed by article id; an entry is
+  remembered as published only after Kafka acknowledged it, and that memory is
+  saved with the feed state (:mod:`connectors.state`), so a restart does not
+  republish what was already published.
+* One broken feed never stops the others: every failure becomes an outcome,
+  a log line and a counted metric.
 """
 
 from __future__ import annotations
@@ -16,24 +22,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from aiokafka import AIOKafkaProducer
 
-from connectors.config import FeedSpec
-from connectors.fetch import Fetcher
-from connectors.parse import parse_feed
+from connectors.config import FeedList, FeedSpec
+from connectors.fetch import Fetcher, FetchResult
+from connectors.fulltext import FullTextFetcher
+from connectors.parse import ParsedFeed, parse_feed
+from connectors.schedule import FeedState, SchedulePolicy, next_interval
+from connectors.state import StateStore
 from newsmon import metrics
 from newsmon.records import RawArticle, dumps, utcnow_iso
 from newsmon.settings import Settings
 
 log = logging.getLogger(__name__)
-
-SEEN_PER_FEED = 5000
+SAVE_EVERY = 5.0
+STOP_GRACE = 5.0
 
 
 @dataclass(slots=True)
@@ -44,17 +54,47 @@ class PollStats:
     published: int = 0
 
 
-class FeedConnector:
-    def __init__(self, settings: Settings, feeds: Sequence[FeedSpec],
-                 fetcher: Fetcher | None = None, concurrency: int = 16) -> None:
-        self.settings = settings
-        self.feeds = list(feeds)
-        self.fetcher = fetcher or Fetcher()
-        self.producer: AIOKafkaProducer | None = None
-        self.sem = asyncio.Semaphore(concurrency)
-        self.seen: dict[str, OrderedDict[str, None]] = {}
+@dataclass(frozen=True, slots=True)
+class FeedOutcome:
+    outcome: str
+    entries: int = 0
+    published: int = 0
 
+
+class FeedConnector:
+    def __init__(self, settings: Settings, feeds: FeedList | Sequence[FeedSpec], *,
+                 fetcher: Fetcher | None = None, state_path: Path | None = None,
+                 policy: SchedulePolicy | None = None, concurrency: int = 64,
+                 per_host: int = 2) -> None:
+        self.settings = settings
+        self.feed_list = feeds if isinstance(feeds, FeedList) else FeedList(list(feeds))
+        self.specs = {f.url: f for f in self.feed_list.feeds}
+        if fetcher is None:
+            from connectors.safety import AddressPolicy
+
+            fetcher = Fetcher(policy=AddressPolicy.from_strings(
+                self.feed_list.allow_private_addresses))
+        self.fetcher = fetcher
+        self.fulltext = FullTextFetcher(fetcher)
+        base = policy or SchedulePolicy(default_interval=settings.poll_interval)
+        self.policy = replace(
+            base,
+            min_interval=self.feed_list.min_interval or min(base.min_interval,
+                                                             base.default_interval),
+            max_interval=self.feed_list.max_interval or base.max_interval,
+        )
+        self.store = StateStore(state_path) if state_path else None
+        self.states: dict[str, FeedState] = {}
+        self.producer: AIOKafkaProducer | None = None
+        self.global_sem = asyncio.Semaphore(concurrency)
+        self.per_host = per_host
+        self.host_sems: dict[str, asyncio.Semaphore] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
+        saved = self.store.load() if self.store else {}
+        self.states = {url: saved.get(url) or FeedState(url) for url in self.specs}
+        metrics.feeds_configured.set(len(self.specs))
         self.producer = AIOKafkaProducer(
             **self.settings.kafka_client_kwargs(),
             enable_idempotence=True,
@@ -66,99 +106,219 @@ class FeedConnector:
         await self.producer.start()
 
     async def stop(self) -> None:
-        if self.producer is not None:
-            try:
-                await self.producer.flush()
-            finally:
-                await self.producer.stop()
-                self.producer = None
-        await self.fetcher.aclose()
+        try:
+            if self.producer is not None:
+                try:
+                    await self.producer.flush()
+                finally:
+                    await self.producer.stop()
+                    self.producer = None
+        finally:
+            self.save()
+            await self.fetcher.aclose()
 
+    def save(self) -> None:
+        if self.store is not None and self.states:
+            self.store.save(self.states.values())
+
+    # -- polling -----------------------------------------------------------------------------
     async def poll_once(self) -> PollStats:
-        stats = PollStats(feeds=len(self.feeds))
-        results = await asyncio.gather(*(self._poll_feed(f) for f in self.feeds))
-        for ok, entries, published in results:
-            stats.failed += 0 if ok else 1
-            stats.entries += entries
-            stats.published += published
+        """Poll every enabled feed now, whatever its schedule (``--once``, tests, checks)."""
+        specs = [s for s in self.specs.values() if not self.states[s.url].disabled]
+        outcomes = await asyncio.gather(*(self.poll_feed(s) for s in specs))
+        stats = PollStats(feeds=len(specs))
+        for o in outcomes:
+            stats.failed += o.outcome not in ("ok", "not_modified")
+            stats.entries += o.entries
+            stats.published += o.published
+        self.save()
         return stats
 
     async def run(self, stop: asyncio.Event, once: bool = False) -> None:
         await self.start()
         try:
-            while not stop.is_set():
-                t0 = time.monotonic()
+            if once:
                 stats = await self.poll_once()
                 log.info("polled %d feeds (%d failed): %d entries, %d published",
                          stats.feeds, stats.failed, stats.entries, stats.published)
-                if once:
-                    break
-                wait = max(1.0, self.settings.poll_interval * random.uniform(0.9, 1.1)
-                           - (time.monotonic() - t0))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), wait)
+                return
+            await self._loop(stop)
         finally:
             await self.stop()
 
-    async def _poll_feed(self, feed: FeedSpec) -> tuple[bool, int, int]:
-        """Fetch, parse and publish one feed; never raises."""
-        async with self.sem:
-            try:
-                return await self._poll_feed_inner(feed)
-            except Exception:
-                log.exception("feed %s: unexpected error", feed.url)
-                metrics.feed_fetches.labels("network_error").inc()
-                return False, 0, 0
+    async def _loop(self, stop: asyncio.Event) -> None:
+        inflight: dict[str, asyncio.Task[FeedOutcome]] = {}
+        last_save = time.monotonic()
+        while not stop.is_set():
+            now = time.time()
+            due = overdue = disabled = 0
+            soonest = now + 1.0
+            for url, st in self.states.items():
+                if st.disabled:
+                    disabled += 1
+                    continue
+                if st.next_due <= now:
+                    due += 1
+                    overdue += st.next_due < now - 60
+                    if url not in inflight:
+                        task = asyncio.create_task(self.poll_feed(self.specs[url]))
+                        inflight[url] = task
+                        task.add_done_callback(lambda _t, u=url: inflight.pop(u, None))
+                else:
+                    soonest = min(soonest, st.next_due)
+            metrics.feeds_due.set(due)
+            metrics.feeds_overdue.set(overdue)
+            metrics.feeds_disabled.set(disabled)
+            if time.monotonic() - last_save > SAVE_EVERY:
+                self.save()
+                last_save = time.monotonic()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), max(0.05, min(1.0, soonest - time.time())))
+        if inflight:
+            _, pending = await asyncio.wait(list(inflight.values()), timeout=STOP_GRACE)
+            for t in pending:
+                t.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
-    async def _poll_feed_inner(self, feed: FeedSpec) -> tuple[bool, int, int]:
-        result = await self.fetcher.fetch(feed.url)
-        metrics.stage_seconds.labels("fetch").observe(result.elapsed)
-        if result.outcome == "not_modified":
-            metrics.feed_fetches.labels("not_modified").inc()
-            return True, 0, 0
-        if result.outcome != "ok":
-            metrics.feed_fetches.labels(result.outcome).inc()
-            log.warning("feed %s: %s (%s)", feed.url, result.outcome, result.error)
-            return False, 0, 0
-        t0 = time.perf_counter()
+    def _host_sem(self, url: str) -> asyncio.Semaphore:
+        host = (urlsplit(url).hostname or "").lower()
+        sem = self.host_sems.get(host)
+        if sem is None:
+            sem = self.host_sems[host] = asyncio.Semaphore(self.per_host)
+        return sem
+
+    async def poll_feed(self, spec: FeedSpec) -> FeedOutcome:
+        """Fetch, parse and publish one feed, then schedule it; never raises."""
+        state = self.states.setdefault(spec.url, FeedState(spec.url))
         try:
-            parsed = parse_feed(result.body, result.final_url or feed.url, utcnow_iso(),
-                                result.headers, source=feed.name or None)
-        except Exception as exc:  # noqa: BLE001 - a parser bug is this feed's failure only
-            metrics.feed_fetches.labels("parse_error").inc()
-            log.warning("feed %s: parse failed: %s", feed.url, exc)
-            return False, 0, 0
-        metrics.stage_seconds.labels("parse").observe(time.perf_counter() - t0)
-        if not parsed.entries and parsed.bozo:
-            metrics.feed_fetches.labels("parse_error").inc()
-            log.warning("feed %s: not a feed (%s)", feed.url, parsed.bozo_reason)
-            return False, 0, 0
-        metrics.feed_fetches.labels("ok").inc()
-        metrics.articles_fetched.inc(len(parsed.entries))
-        published = await self._publish(feed, parsed.entries)
-        return True, len(parsed.entries), published
+            outcome = await self._poll(spec, state)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - one feed must never stop the others
+            log.exception("feed %s: unexpected error", spec.url)
+            outcome = FeedOutcome("network_error")
+            state.errors += 1
+            state.next_due = time.time() + next_interval(self.policy, spec, state,
+                                                         "network_error")
+        state.last_outcome = outcome.outcome
+        metrics.feed_fetches.labels(outcome.outcome).inc()
+        if self.feed_list.per_feed_metrics:
+            metrics.feed_fetches_by_feed.labels(spec.name or "unnamed", outcome.outcome).inc()
+        return outcome
 
-    async def _publish(self, feed: FeedSpec, entries: Sequence[RawArticle]) -> int:
+    async def _poll(self, spec: FeedSpec, state: FeedState) -> FeedOutcome:
+        url = state.fetch_url
+        async with self.global_sem, self._host_sem(url):
+            result = await self.fetcher.fetch(url, headers=state.conditional_headers())
+        metrics.feed_fetch_seconds.observe(result.elapsed)
+        metrics.feed_bytes.inc(result.wire_bytes)
+        now = time.time()
+        if result.permanent_url and result.permanent_url != url:
+            log.info("feed %s moved permanently to %s", url, result.permanent_url)
+            state.current_url = result.permanent_url
+        if result.outcome == "gone":
+            state.disabled = f"410 Gone at {utcnow_iso()}"
+            log.warning("feed %s: 410 Gone; disabled", url)
+            return FeedOutcome("gone")
+        if result.outcome not in ("ok", "not_modified"):
+            return self._failed(spec, state, result, result.outcome, now)
+        parsed: ParsedFeed | None = None
+        if result.ok:
+            t0 = time.perf_counter()
+            try:
+                parsed = parse_feed(result.body, result.final_url or url, utcnow_iso(),
+                                    result.headers, source=spec.name or None)
+            except Exception as exc:  # noqa: BLE001 - a parser bug is this feed's failure only
+                result.error = f"parser raised {type(exc).__name__}: {exc}"
+                return self._failed(spec, state, result, "parse_error", now)
+            metrics.stage_seconds.labels("parse").observe(time.perf_counter() - t0)
+            if not parsed.entries and parsed.bozo:
+                result.error = f"not a feed ({parsed.bozo_reason})"
+                return self._failed(spec, state, result, "parse_error", now)
+        state.errors = 0
+        state.last_ok = now
+        if result.ok:
+            state.etag = result.headers.get("etag")
+            state.last_modified = result.headers.get("last-modified")
+        else:  # 304 may carry fresher validators
+            state.etag = result.headers.get("etag", state.etag)
+            state.last_modified = result.headers.get("last-modified", state.last_modified)
+        entries = parsed.entries[:self.feed_list.max_entries_per_feed] if parsed else []
+        published = await self._publish(spec, state, entries) if entries else 0
+        wait = next_interval(
+            self.policy, spec, state, result.outcome, headers=result.headers,
+            ttl=parsed.ttl_seconds if parsed else None,
+            published=[e.published for e in entries
+                       if e.published and not e.published_is_fetch_time])
+        state.next_due = now + wait
+        return FeedOutcome(result.outcome, len(entries), published)
+
+    def _failed(self, spec: FeedSpec, state: FeedState, result: FetchResult, outcome: str,
+                now: float) -> FeedOutcome:
+        state.errors += 1
+        wait = next_interval(self.policy, spec, state, outcome, retry_after=result.retry_after)
+        state.next_due = now + wait
+        log.warning("feed %s: %s (%s); retry in %.0fs", spec.url, outcome, result.error, wait)
+        return FeedOutcome(outcome)
+
+    async def _publish(self, spec: FeedSpec, state: FeedState,
+                       entries: Sequence[RawArticle]) -> int:
         assert self.producer is not None, "start() first"
-        seen = self.seen.setdefault(feed.url, OrderedDict())
-        fresh = [e for e in entries if e.id not in seen]
+        known = set(state.seen)
+        fresh = [e for e in dict((e.id, e) for e in entries).values() if e.id not in known]
+        metrics.feed_items.labels("new").inc(len(fresh))
+        metrics.feed_items.labels("seen").inc(len(entries) - len(fresh))
+        metrics.articles_fetched.inc(len(entries))
         if not fresh:
             return 0
+        if spec.full_text:
+            fresh = await self._with_full_text(fresh)
         t0 = time.perf_counter()
         futures = [await self.producer.send(self.settings.topics.raw, dumps(e.to_dict()),
                                             key=e.id.encode()) for e in fresh]
-        results = await asyncio.gather(*futures, return_exceptions=True)
-        ok = 0
+        results: list[Any] = await asyncio.gather(*futures, return_exceptions=True)
+        acked = []
         for entry, res in zip(fresh, results, strict=True):
             if isinstance(res, BaseException):
                 metrics.publish_errors.inc()
-                log.warning("feed %s: publish of %s failed: %s", feed.url, entry.id, res)
-                continue
-            ok += 1
-            seen[entry.id] = None
-        while len(seen) > SEEN_PER_FEED:
-            seen.popitem(last=False)
-        metrics.articles_published.inc(ok)
+                log.warning("feed %s: publish of %s failed: %s", spec.url, entry.id, res)
+            else:
+                acked.append(entry.id)
+        keep = max(self.policy.seen_per_feed, 2 * len(entries))
+        state.remember(acked, keep)
+        metrics.articles_published.inc(len(acked))
         metrics.stage_seconds.labels("publish").observe(
             (time.perf_counter() - t0) / max(1, len(fresh)))
-        return ok
+        return len(acked)
+
+    async def _with_full_text(self, entries: list[RawArticle]) -> list[RawArticle]:
+        async def one(e: RawArticle) -> RawArticle:
+            if e.content or not e.url:
+                return e
+            text = await self.fulltext.text(e.url)
+            return replace(e, content=text) if text else e
+
+        return list(await asyncio.gather(*(one(e) for e in entries)))
+
+
+async def check_feed(fetcher: Fetcher, spec: FeedSpec) -> dict[str, Any]:
+    """Fetch one feed once and describe it, publishing nothing (``newsmon feeds check``)."""
+    result = await fetcher.fetch(spec.url)
+    report: dict[str, Any] = {
+        "url": spec.url, "outcome": result.outcome, "status": result.status,
+        "final_url": result.final_url, "seconds": round(result.elapsed, 3),
+        "bytes": len(result.body), "error": result.error,
+    }
+    if result.ok:
+        try:
+            parsed = parse_feed(result.body, result.final_url or spec.url, utcnow_iso(),
+                                result.headers)
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            report.update(outcome="parse_error", error=f"{type(exc).__name__}: {exc}")
+            return report
+        report.update(items=len(parsed.entries), format=parsed.format,
+                      encoding=parsed.encoding, title=parsed.title,
+                      bozo=parsed.bozo_reason)
+        if not parsed.entries and parsed.bozo:
+            report["outcome"] = "parse_error"
+    return report

@@ -1,7 +1,8 @@
 """``newsmon`` command line. It only parses arguments and configures; the work is elsewhere.
 
     newsmon run [--sample] [--feeds FILE]   local Kafka (unless configured) + connector + worker
-    newsmon connector [--feeds FILE] [--once]
+    newsmon connector [--feeds FILE] [--once] [--shard I/N]
+    newsmon feeds import FILE.opml | export | check [URL|--all]
     newsmon worker
     newsmon analyze [FILE]                  offline: JSON Lines in, enriched JSON Lines out
     newsmon kafka                           just the local broker, until Ctrl-C
@@ -66,14 +67,33 @@ def _install_stop(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
+def _shard(value: str | None) -> tuple[int, int]:
+    if not value:
+        return 0, 1
+    try:
+        i, n = (int(x) for x in value.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shard expects I/N, got {value!r}") from None
+    if not 0 <= i < n:
+        raise argparse.ArgumentTypeError(f"--shard {value}: I must be in 0..N-1")
+    return i, n
+
+
 def cmd_connector(args: argparse.Namespace, settings: Settings) -> int:
-    from connectors.config import load_feeds
+    from dataclasses import replace
+
+    from connectors.config import load_feed_list
     from connectors.runner import FeedConnector
+    from connectors.state import shard_feeds
     from newsmon import metrics
     from newsmon.kafka_local import ensure_kafka
     from newsmon.topics import ensure_topics
 
-    feeds = load_feeds(settings.feeds_file)
+    shard, shards = _shard(args.shard)
+    feed_list = load_feed_list(settings.feeds_file)
+    feed_list = replace(feed_list, feeds=shard_feeds(feed_list.feeds, shard, shards))
+    suffix = f"-{shard}-of-{shards}" if shards > 1 else ""
+    state_path = settings.data_dir / f"connector-state{suffix}.json"
     if settings.connector_metrics_port:
         metrics.serve(settings.metrics_host, settings.connector_metrics_port)
 
@@ -82,11 +102,63 @@ def cmd_connector(args: argparse.Namespace, settings: Settings) -> int:
         await ensure_topics(s)
         stop = asyncio.Event()
         _install_stop(stop)
-        await FeedConnector(s, feeds).run(stop, once=args.once)
+        await FeedConnector(s, feed_list, state_path=state_path).run(stop, once=args.once)
 
+    log.info("connector: %d feeds (shard %d/%d), state in %s", len(feed_list.feeds), shard,
+             shards, state_path)
     with ensure_kafka(settings.bootstrap_servers) as bootstrap:
         asyncio.run(main(bootstrap))
     return 0
+
+
+def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
+    from connectors.config import FeedList, FeedSpec, load_feed_list
+    from connectors.opml import merge_into_yaml, parse_opml, to_opml
+
+    path = settings.feeds_file
+    if args.feeds_command == "export":
+        sys.stdout.buffer.write(to_opml(load_feed_list(path).feeds))
+        return 0
+    if args.feeds_command == "import":
+        new = parse_opml(Path(args.opml).read_bytes(), args.opml)
+        existing = load_feed_list(path) if path.exists() else FeedList([])
+        text, added = merge_into_yaml(existing, new)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        load_feed_list(path)  # what we wrote must load
+        print(f"imported {added} new feeds ({len(new) - added} already listed) into {path}")
+        return 0
+    # check
+    from connectors.fetch import Fetcher
+    from connectors.runner import check_feed
+    from connectors.safety import AddressPolicy
+    from newsmon.records import dumps
+
+    feed_list = load_feed_list(path) if path.exists() else FeedList([])
+    if args.url:
+        specs = [FeedSpec(url=args.url)]
+    elif args.all:
+        specs = feed_list.feeds
+    else:
+        print("newsmon feeds check: give a URL or --all", file=sys.stderr)
+        return 2
+
+    async def run() -> list[dict[str, Any]]:
+        fetcher = Fetcher(policy=AddressPolicy.from_strings(feed_list.allow_private_addresses))
+        try:
+            return list(await asyncio.gather(*(check_feed(fetcher, s) for s in specs)))
+        finally:
+            await fetcher.aclose()
+
+    reports = asyncio.run(run())
+    for r in reports:
+        if args.json:
+            sys.stdout.buffer.write(dumps(r) + b"\n")
+        else:
+            print(f"{r['outcome']:<14} {r.get('status') or '-':>3} {r.get('items', '-'):>5} items "
+                  f"{r.get('format', '-'):<8} {r.get('encoding', '-'):<12} {r['seconds']:>7.3f}s "
+                  f"{r['url']}" + (f"  ({r['error']})" if r.get("error") else ""))
+    return 0 if all(r["outcome"] in ("ok", "not_modified") for r in reports) else 1
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
@@ -149,7 +221,20 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--feeds", type=Path, help="feed list YAML (default deploy/feeds.yml)")
     c.add_argument("--once", action="store_true", help="poll every feed once, then exit")
     c.add_argument("--metrics-port", type=int, help="0 disables /metrics")
+    c.add_argument("--shard", help="I/N: poll only this replica's share of the feeds")
     c.set_defaults(func=cmd_connector)
+
+    f = sub.add_parser("feeds", help="manage the feed list: import, export, check")
+    f.add_argument("--feeds", type=Path, help="feed list YAML (default deploy/feeds.yml)")
+    fsub = f.add_subparsers(dest="feeds_command", required=True)
+    fi = fsub.add_parser("import", help="add the feeds of an OPML file to the feed list")
+    fi.add_argument("opml")
+    fsub.add_parser("export", help="print the feed list as OPML 2.0")
+    fc = fsub.add_parser("check", help="fetch once and report, publishing nothing")
+    fc.add_argument("url", nargs="?")
+    fc.add_argument("--all", action="store_true", help="check every feed in the list")
+    fc.add_argument("--json", action="store_true", help="one JSON object per feed")
+    f.set_defaults(func=cmd_feeds)
 
     w = sub.add_parser("worker", help="run the Faust stream worker")
     w.add_argument("--metrics-port", type=int, help="port of /metrics (Faust web)")

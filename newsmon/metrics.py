@@ -7,13 +7,14 @@ Names follow Prometheus conventions: ``newsmon_`` prefix, base units
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram, disable_created_metrics, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics, start_http_server
 
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
 STAGES = ("fetch", "parse", "publish", "decode", "dedup", "entities", "tension", "enrich")
-FETCH_OUTCOMES = ("ok", "not_modified", "http_error", "network_error", "timeout", "too_large",
-                  "parse_error", "refused")
+FETCH_OUTCOMES = ("ok", "not_modified", "client_error", "server_error", "rate_limited", "gone",
+                  "redirect_error", "network_error", "timeout", "too_large", "parse_error",
+                  "refused")
 
 feed_fetches = Counter("newsmon_feed_fetches_total", "Feed fetch attempts by outcome",
                        ["outcome"])
@@ -44,3 +45,24 @@ duplicates.labels("exact")
 def serve(host: str, port: int) -> None:
     """Serve ``/metrics`` from the default registry on ``host:port`` (a daemon thread)."""
     start_http_server(port, addr=host)
+
+feed_bytes = Counter("newsmon_feed_bytes_total", "Bytes received from feeds (on the wire)")
+feed_fetch_seconds = Histogram(
+    "newsmon_feed_fetch_duration_seconds", "Feed fetch latency, all redirect hops included",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+feed_items = Counter("newsmon_feed_items_total", "Feed entries seen by the connector",
+                     ["state"])
+feeds_due = Gauge("newsmon_feeds_due", "Feeds whose next poll time has passed")
+feeds_overdue = Gauge("newsmon_feeds_overdue", "Feeds due for more than 60 seconds")
+feeds_disabled = Gauge("newsmon_feeds_disabled", "Feeds disabled (410 Gone)")
+feeds_configured = Gauge("newsmon_feeds_configured", "Feeds in this connector's shard")
+feed_fetches_by_feed = Counter(
+    "newsmon_feed_fetches_by_feed_total",
+    "Feed fetches by configured feed name and outcome (only with per_feed_metrics: true)",
+    ["feed", "outcome"],
+)
+fulltext_fetches = Counter("newsmon_fulltext_fetches_total", "Article page fetches for full text",
+                           ["outcome"])
+for _st in ("new", "seen"):
+    feed_items.labels(_st)

@@ -1,0 +1,132 @@
+"""A real HTTP server on 127.0.0.1 that misbehaves on purpose (aiohttp, in the test's loop)."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+GOOD_FEED = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>Good</title>
+<item><title>Troops mass on the border</title><link>https://news.example.com/a</link>
+<pubDate>Mon, 02 Nov 2026 09:00:00 GMT</pubDate></item>
+<item><title>Talks resume</title><link>https://news.example.com/b</link>
+<pubDate>Mon, 02 Nov 2026 08:00:00 GMT</pubDate></item></channel></rss>"""
+
+
+def gzip_bomb(inflated: int, layers: int = 1) -> bytes:
+    """``inflated`` zero bytes, gzipped ``layers`` times, built without holding them all."""
+    comp = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = b"\0" * (1 << 20)
+    parts = [comp.compress(block) for _ in range(inflated >> 20)]
+    data = b"".join(parts) + comp.flush()
+    for _ in range(layers - 1):
+        data = gzip.compress(data, 9)
+    return data
+
+
+def many_items(n: int) -> bytes:
+    items = b"".join(b"<item><title>i%d</title><link>https://m.example.com/%d</link></item>"
+                     % (i, i) for i in range(n))
+    return b'<?xml version="1.0"?><rss version="2.0"><channel><title>Many</title>' + items + \
+        b"</channel></rss>"
+
+
+@dataclass
+class Server:
+    base: str
+    port: int
+    hits: dict[str, int] = field(default_factory=dict)
+    headers: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+
+
+@asynccontextmanager
+async def misbehaving_server(bomb: bytes = b"", stacked_bomb: bytes = b"",
+                             many: bytes = b"") -> AsyncIterator[Server]:
+    srv = Server("", 0)
+
+    def hit(request: web.Request) -> int:
+        path = request.path
+        srv.hits[path] = srv.hits.get(path, 0) + 1
+        srv.headers.setdefault(path, []).append(dict(request.headers))
+        return srv.hits[path]
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        n = hit(request)
+        p = request.path
+        if p == "/good":
+            return web.Response(body=GOOD_FEED, content_type="application/rss+xml")
+        if p == "/cond":
+            if request.headers.get("If-None-Match") == '"v1"':
+                return web.Response(status=304, headers={"ETag": '"v1"'})
+            return web.Response(body=GOOD_FEED, content_type="application/rss+xml",
+                                headers={"ETag": '"v1"',
+                                         "Last-Modified": "Mon, 02 Nov 2026 09:00:00 GMT",
+                                         "Cache-Control": "max-age=1200"})
+        if p == "/429":
+            return web.Response(status=429, headers={"Retry-After": "120"})
+        if p == "/503-date":
+            return web.Response(status=503, headers={"Retry-After": "Wed, 21 Oct 2099 07:28:00 GMT"})
+        if p == "/flaky":
+            if n == 1:
+                return web.Response(status=500, text="boom")
+            return web.Response(body=GOOD_FEED, content_type="application/rss+xml")
+        if p == "/gone":
+            return web.Response(status=410)
+        if p == "/loop":
+            raise web.HTTPFound("/loop2")
+        if p == "/loop2":
+            raise web.HTTPFound("/loop")
+        if p.startswith("/chain/"):
+            k = int(p.rsplit("/", 1)[1])
+            if k == 0:
+                return web.Response(body=GOOD_FEED, content_type="application/rss+xml")
+            raise web.HTTPFound(f"/chain/{k - 1}")
+        if p == "/moved":
+            raise web.HTTPPermanentRedirect("/good")
+        if p == "/moved-temp":
+            raise web.HTTPTemporaryRedirect("/good")
+        if p.startswith("/to/"):
+            raise web.HTTPFound(request.query["u"])
+        if p == "/ftp":
+            raise web.HTTPFound("ftp://example.com/feed")
+        if p == "/slow":
+            resp = web.StreamResponse(headers={"Content-Type": "application/rss+xml"})
+            await resp.prepare(request)
+            for ch in GOOD_FEED:
+                await resp.write(bytes([ch]))
+                await asyncio.sleep(0.5)
+            return resp
+        if p == "/bomb":
+            return web.Response(body=bomb, headers={"Content-Encoding": "gzip",
+                                                    "Content-Type": "application/rss+xml"})
+        if p == "/stacked":
+            return web.Response(body=stacked_bomb, headers={
+                "Content-Encoding": "gzip, gzip, gzip", "Content-Type": "application/rss+xml"})
+        if p == "/huge":
+            resp = web.StreamResponse(headers={"Content-Type": "application/rss+xml"})
+            await resp.prepare(request)
+            chunk = b"<!-- " + b"x" * (1 << 20) + b" -->"
+            for _ in range(50):
+                await resp.write(chunk)
+            return resp
+        if p == "/many":
+            return web.Response(body=many, content_type="application/rss+xml")
+        return web.Response(status=404)
+
+    app = web.Application()
+    app.router.add_route("GET", "/{tail:.*}", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    srv.base, srv.port = f"http://127.0.0.1:{port}", port
+    try:
+        yield srv
+    finally:
+        await runner.cleanup()
