@@ -12,6 +12,7 @@ rebind the connection elsewhere. TLS still verifies the original host name.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 from collections.abc import Iterable, Sequence
@@ -124,16 +125,21 @@ class SafeBackend(httpcore.AsyncNetworkBackend):
 def safe_pool(policy: AddressPolicy, *, max_connections: int, max_keepalive: int,
               keepalive_expiry: float = 30.0, retries: int = 0,
               ssl_context: Any = None) -> httpcore.AsyncConnectionPool:
-    import ssl
-
-    import certifi
-
-    ctx = ssl_context or ssl.create_default_context(cafile=certifi.where())
+    ctx = ssl_context or _default_ssl_context()
     return httpcore.AsyncConnectionPool(
         ssl_context=ctx, max_connections=max_connections,
         max_keepalive_connections=max_keepalive, keepalive_expiry=keepalive_expiry,
         http1=True, http2=False, retries=retries, network_backend=SafeBackend(policy),
     )
+
+
+@functools.cache
+def _default_ssl_context() -> Any:
+    import ssl
+
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def parse_allow_list(values: Sequence[Any], source: str) -> AddressPolicy:

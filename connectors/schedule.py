@@ -49,6 +49,7 @@ class FeedState:
     disabled: str | None = None
     last_outcome: str | None = None
     last_ok: float | None = None
+    body_hash: str | None = None      # to skip parsing a body identical to the last one
     seen: list[str] = field(default_factory=list)
 
     @property

@@ -176,7 +176,10 @@ class LocalKafka:
         if not id_file.exists():
             id_file.write_text(_cluster_id())
         fmt = subprocess.run(
-            self._java(lib, "kafka.tools.StorageTool", "format", "-t", id_file.read_text().strip(),
+            # "--cluster-id=ID": a random id may start with "-", which argparse
+            # would otherwise take for an option.
+            self._java(lib, "kafka.tools.StorageTool", "format",
+                       f"--cluster-id={id_file.read_text().strip()}",
                        "-c", str(cfg), "--ignore-formatted"),
             capture_output=True, text=True, check=False,
         )

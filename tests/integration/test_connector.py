@@ -1,0 +1,110 @@
+"""The connector against real HTTP servers and the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from connectors.config import FeedList, FeedSpec
+from connectors.fetch import Fetcher, FetchLimits
+from connectors.runner import FeedConnector
+from connectors.safety import AddressPolicy
+from connectors.schedule import SchedulePolicy
+from connectors.state import StateStore
+from newsmon import metrics
+from newsmon.settings import Settings, Topics
+from newsmon.topics import ensure_topics
+from tests.integration.misbehaving import misbehaving_server
+from tests.integration.procs import read_all
+
+pytestmark = pytest.mark.integration
+
+
+def settings_for(bootstrap: str, tmp_path: Path) -> Settings:
+    uid = tmp_path.name[-12:].replace("_", "")
+    return Settings(bootstrap_servers=bootstrap, topics=Topics(
+        raw=f"c{uid}.raw", unique=f"c{uid}.unique", articles=f"c{uid}.articles",
+        alerts=f"c{uid}.alerts", deadletter=f"c{uid}.dead"), data_dir=tmp_path)
+
+
+def connector(settings: Settings, feeds: list[FeedSpec], state: Path) -> FeedConnector:
+    return FeedConnector(settings, FeedList(feeds), state_path=state,
+                         fetcher=Fetcher(FetchLimits(deadline=3.0),
+                                         policy=AddressPolicy.from_strings(["127.0.0.1/32"])),
+                         policy=SchedulePolicy(min_interval=1, default_interval=1))
+
+
+def outcome_count(outcome: str) -> float:
+    return metrics.feed_fetches.labels(outcome)._value.get()
+
+
+async def test_broken_feeds_counted_others_flow_and_restart_does_not_republish(
+        kafka_bootstrap: str, tmp_path: Path) -> None:
+    s = settings_for(kafka_bootstrap, tmp_path)
+    await ensure_topics(s)
+    state_file = tmp_path / "state.json"
+    async with misbehaving_server() as srv:
+        feeds = [FeedSpec(srv.base + p, name=p) for p in
+                 ("/cond", "/flaky", "/slow", "/gone", "/moved", "/nope")]
+        before = {o: outcome_count(o) for o in ("server_error", "timeout", "gone",
+                                                "client_error")}
+        c = connector(s, feeds, state_file)
+        await c.start()
+        try:
+            stats = await c.poll_once()
+        finally:
+            await c.stop()
+        assert stats.published == 4  # /cond and /moved (same two articles, two feeds)
+        assert outcome_count("server_error") == before["server_error"] + 1
+        assert outcome_count("timeout") == before["timeout"] + 1
+        assert outcome_count("gone") == before["gone"] + 1
+        assert outcome_count("client_error") == before["client_error"] + 1
+
+        saved = StateStore(state_file).load()
+        assert saved[srv.base + "/gone"].disabled
+        assert saved[srv.base + "/moved"].current_url == srv.base + "/good"
+        assert saved[srv.base + "/cond"].etag == '"v1"'
+        assert len(saved[srv.base + "/cond"].seen) == 2
+
+        # A new process with the same state: conditional GET, nothing republished,
+        # the gone feed is not polled, the moved feed is polled at its new URL.
+        hits_gone = srv.hits.get("/gone", 0)
+        hits_moved = srv.hits.get("/moved", 0)
+        c2 = connector(s, feeds, state_file)
+        await c2.start()
+        try:
+            stats2 = await c2.poll_once()
+        finally:
+            await c2.stop()
+        assert srv.headers["/cond"][-1].get("If-None-Match") == '"v1"'
+        assert stats2.published == 2  # only /flaky's first success; /cond, /moved: nothing
+        assert srv.hits.get("/gone", 0) == hits_gone
+        assert srv.hits.get("/moved", 0) == hits_moved
+        assert srv.hits["/flaky"] == 2  # it failed, it was retried, it recovered
+
+    raw = await asyncio.to_thread(read_all, kafka_bootstrap, s.topics.raw)
+    assert len(raw) == 4 + 2
+    assert {r["url"] for r in raw} == {"https://news.example.com/a", "https://news.example.com/b"}
+    assert len({r["id"] for r in raw}) == 2
+
+
+async def test_scheduler_loop_polls_due_feeds_and_stops_cleanly(kafka_bootstrap: str,
+                                                                tmp_path: Path) -> None:
+    s = settings_for(kafka_bootstrap, tmp_path)
+    await ensure_topics(s)
+    async with misbehaving_server() as srv:
+        c = connector(s, [FeedSpec(srv.base + "/good", interval=1.0),
+                          FeedSpec(srv.base + "/cond", interval=1.0),
+                          FeedSpec(srv.base + "/429")], tmp_path / "st.json")
+        stop = asyncio.Event()
+        task = asyncio.create_task(c.run(stop))
+        await asyncio.sleep(4.5)
+        stop.set()
+        await asyncio.wait_for(task, 15)
+    assert srv.hits["/good"] >= 3  # re-polled on its 1 s interval
+    assert srv.hits["/cond"] == 1  # Cache-Control: max-age=1200 wins over the interval
+    assert srv.hits["/429"] == 1  # Retry-After: 120 keeps it away
+    saved = StateStore(tmp_path / "st.json").load()
+    assert saved[srv.base + "/429"].next_due > saved[srv.base + "/good"].next_due + 60
