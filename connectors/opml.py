@@ -63,7 +63,8 @@ def to_opml(feeds: Sequence[FeedSpec], title: str = "newsmon feeds") -> bytes:
             attrs["category"] = ",".join(f.tags)
         ET.SubElement(body, "outline", attrs)
     ET.indent(root)
-    return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="utf-8")
+    xml: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=False)
+    return b'<?xml version="1.0" encoding="utf-8"?>\n' + xml
 
 
 def merge_into_yaml(existing: FeedList, new: Sequence[FeedSpec]) -> tuple[str, int]:

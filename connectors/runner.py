@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import time
@@ -165,7 +166,7 @@ class FeedConnector:
                     if url not in inflight:
                         task = asyncio.create_task(self.poll_feed(self.specs[url]))
                         inflight[url] = task
-                        task.add_done_callback(lambda _t, u=url: inflight.pop(u, None))
+                        task.add_done_callback(functools.partial(_forget, inflight, url))
                 else:
                     soonest = min(soonest, st.next_due)
             metrics.feeds_due.set(due)
@@ -196,7 +197,7 @@ class FeedConnector:
             outcome = await self._poll(spec, state)
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - one feed must never stop the others
+        except Exception:
             log.exception("feed %s: unexpected error", spec.url)
             outcome = FeedOutcome("network_error")
             state.errors += 1
@@ -305,6 +306,10 @@ class FeedConnector:
             return replace(e, content=text) if text else e
 
         return list(await asyncio.gather(*(one(e) for e in entries)))
+
+
+def _forget(inflight: dict[str, Any], url: str, _task: object) -> None:
+    inflight.pop(url, None)
 
 
 async def check_feed(fetcher: Fetcher, spec: FeedSpec) -> dict[str, Any]:

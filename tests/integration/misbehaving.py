@@ -70,7 +70,8 @@ async def misbehaving_server(bomb: bytes = b"", stacked_bomb: bytes = b"",
         if p == "/429":
             return web.Response(status=429, headers={"Retry-After": "120"})
         if p == "/503-date":
-            return web.Response(status=503, headers={"Retry-After": "Wed, 21 Oct 2099 07:28:00 GMT"})
+            return web.Response(status=503,
+                                headers={"Retry-After": "Wed, 21 Oct 2099 07:28:00 GMT"})
         if p == "/flaky":
             if n == 1:
                 return web.Response(status=500, text="boom")

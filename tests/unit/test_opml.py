@@ -39,7 +39,7 @@ def test_entities_and_garbage_refused() -> None:
 
 def test_merge_keeps_options_and_loads(tmp_path: Path) -> None:
     existing = FeedList([FeedSpec("https://a.com/rss", "A")], ("127.0.0.1/32",))
-    text, added = merge_into_yaml(existing, parse_opml(OPML) + [FeedSpec("https://a.com/rss")])
+    text, added = merge_into_yaml(existing, [*parse_opml(OPML), FeedSpec("https://a.com/rss")])
     assert added == 2
     p = tmp_path / "feeds.yml"
     p.write_text(text)

@@ -1,8 +1,13 @@
 import random
 
 from connectors.config import FeedSpec
-from connectors.schedule import FeedState, SchedulePolicy, max_age, next_interval, \
-    publishing_interval
+from connectors.schedule import (
+    FeedState,
+    SchedulePolicy,
+    max_age,
+    next_interval,
+    publishing_interval,
+)
 from connectors.state import StateStore, in_shard, shard_feeds
 
 P = SchedulePolicy(default_interval=900, min_interval=300, max_interval=21600, error_base=60)
