@@ -11,7 +11,7 @@ from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
-STAGES = ("fetch", "parse", "publish", "decode", "dedup", "entities", "tension", "enrich")
+STAGES = ("fetch", "parse", "publish", "decode", "dedup", "neardup", "enrich")
 FETCH_OUTCOMES = ("ok", "not_modified", "client_error", "server_error", "rate_limited", "gone",
                   "redirect_error", "network_error", "timeout", "too_large", "parse_error",
                   "refused")
@@ -40,6 +40,7 @@ for _o in FETCH_OUTCOMES:
 for _s in STAGES:
     stage_seconds.labels(_s)
 duplicates.labels("exact")
+duplicates.labels("near")
 
 
 def serve(host: str, port: int) -> None:

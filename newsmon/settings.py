@@ -18,6 +18,9 @@ from typing import Any
 class Topics:
     raw: str = "news.raw"
     unique: str = "news.unique"
+    bands: str = "news.bands"
+    bandhits: str = "news.bandhits"
+    analyze: str = "news.analyze"
     articles: str = "news.articles"
     alerts: str = "news.alerts"
     deadletter: str = "news.deadletter"
@@ -30,6 +33,7 @@ class Settings:
     partitions: int = 4
     app_id: str = "newsmon"
     alert_threshold: int = 60
+    dedup_window_hours: float = 72.0
     metrics_host: str = "127.0.0.1"
     connector_metrics_port: int = 9464
     worker_metrics_port: int = 9465
@@ -54,6 +58,9 @@ class Settings:
             topics=Topics(
                 raw=env.get("NEWSMON_TOPIC_RAW", d.topics.raw),
                 unique=env.get("NEWSMON_TOPIC_UNIQUE", d.topics.unique),
+                bands=env.get("NEWSMON_TOPIC_BANDS", d.topics.bands),
+                bandhits=env.get("NEWSMON_TOPIC_BANDHITS", d.topics.bandhits),
+                analyze=env.get("NEWSMON_TOPIC_ANALYZE", d.topics.analyze),
                 articles=env.get("NEWSMON_TOPIC_ARTICLES", d.topics.articles),
                 alerts=env.get("NEWSMON_TOPIC_ALERTS", d.topics.alerts),
                 deadletter=env.get("NEWSMON_TOPIC_DEADLETTER", d.topics.deadletter),
@@ -61,6 +68,8 @@ class Settings:
             partitions=int(env.get("NEWSMON_PARTITIONS", d.partitions)),
             app_id=env.get("NEWSMON_APP_ID", d.app_id),
             alert_threshold=int(env.get("NEWSMON_ALERT_THRESHOLD", d.alert_threshold)),
+            dedup_window_hours=float(env.get("NEWSMON_DEDUP_WINDOW_HOURS",
+                                             d.dedup_window_hours)),
             metrics_host=env.get("NEWSMON_METRICS_HOST", d.metrics_host),
             connector_metrics_port=int(env.get("NEWSMON_CONNECTOR_METRICS_PORT",
                                                d.connector_metrics_port)),

@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 
 async def ensure_topics(settings: Settings, replication: int = 1) -> None:
     t = settings.topics
-    wanted = [t.raw, t.unique, t.articles, t.alerts, t.deadletter]
+    wanted = [t.raw, t.unique, t.bands, t.bandhits, t.analyze, t.articles, t.alerts,
+              t.deadletter]
     admin = AIOKafkaAdminClient(**settings.kafka_client_kwargs())
     await admin.start()
     try:

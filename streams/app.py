@@ -1,14 +1,23 @@
 """The Faust application: thin agents around :mod:`newsmon.analysis`.
 
-    news.raw --dedup--> news.unique --enrich--> news.articles
-                                         \\--> news.alerts (score >= threshold)
+    news.raw --dedup--> news.unique --sign--> news.bands (key: band) --bands--> news.bandhits
+        (key: article id) --collect--> news.analyze --enrich--> news.articles
+                                                          \\--> news.alerts (score >= threshold)
     any record a stage cannot handle --> news.deadletter
 
 * ``dedup`` keeps the ids it has seen in a changelog-backed Faust table keyed
   by article id (the Kafka key everywhere), so the state is partition-local,
   survives restarts and works with any number of workers.
+* ``sign`` computes the MinHash signature, parks the record in the
+  ``pending`` table and sends one probe per LSH band, keyed by band: the
+  repartition puts each band's members in one partition's ``bands`` table.
+* ``bands`` answers each probe with the band's earlier members (and adds the
+  article); ``collect`` (keyed by article id again) counts shared bands per
+  candidate and, once every band has answered, decides ``duplicate_of`` and
+  ``story_id`` (``newsmon.analysis.neardup.decide``) and releases the record.
 * ``enrich`` batches records (``stream.take``) and runs the CPU-heavy analysis
   in a worker thread so the event loop keeps heartbeating.
+* State older than ``dedup_window_hours`` (default 72) is dropped by a timer.
 
 Nothing here knows how to analyse; nothing in the analysis knows Kafka.
 """
@@ -25,14 +34,26 @@ import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
 
 from newsmon import metrics
-from newsmon.analysis.pipeline import Analyzer, make_alert
-from newsmon.records import DeadLetter, RawArticle, RecordError, decode_raw, dumps
+from newsmon.analysis.neardup import BANDS, Match, band_keys, decide, signature
+from newsmon.analysis.pipeline import Analyzer, make_alert, near_dup_text
+from newsmon.records import (
+    DeadLetter,
+    RawArticle,
+    RecordError,
+    decode_raw,
+    dumps,
+    loads,
+    raw_from_dict,
+)
 from newsmon.settings import Settings
 
 log = logging.getLogger(__name__)
 
 ENRICH_BATCH = 16
 ENRICH_WITHIN = 0.02
+BAND_MEMBERS = 64        # most recent members kept per band (a hot band is not a story)
+CLEANUP_EVERY = 300.0
+STUCK_AFTER = 600.0      # release a record whose band answers never all came
 
 
 def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.App:
@@ -64,10 +85,20 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
                           partitions=settings.partitions)
     unique_topic = app.topic(t.unique, key_serializer="raw", value_serializer="raw",
                              partitions=settings.partitions)
+    bands_topic = app.topic(t.bands, key_serializer="raw", value_serializer="raw",
+                            partitions=settings.partitions)
+    bandhits_topic = app.topic(t.bandhits, key_serializer="raw", value_serializer="raw",
+                               partitions=settings.partitions)
+    analyze_topic = app.topic(t.analyze, key_serializer="raw", value_serializer="raw",
+                              partitions=settings.partitions)
     articles_topic = app.topic(t.articles, key_serializer="raw", value_serializer="raw")
     alerts_topic = app.topic(t.alerts, key_serializer="raw", value_serializer="raw")
     dead_topic = app.topic(t.deadletter, key_serializer="raw", value_serializer="raw")
     seen = app.Table("seen-ids", default=None, partitions=settings.partitions)
+    pending = app.Table("neardup-pending", default=None, partitions=settings.partitions)
+    hits = app.Table("neardup-hits", default=None, partitions=settings.partitions)
+    band_table = app.Table("lsh-bands", default=None, partitions=settings.partitions)
+    window = settings.dedup_window_hours * 3600
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analysis")
     state: dict[str, Analyzer] = {}
 
@@ -106,7 +137,8 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
                     # Keep the table partition-local: re-key to the article id.
                     await raw_topic.send(key=raw.id.encode(), value=value)
                     continue
-                if seen.get(raw.id) is not None:
+                first = seen.get(raw.id)
+                if first is not None and time.time() - first < window:
                     metrics.duplicates.labels("exact").inc()
                     continue
                 seen[raw.id] = time.time()
@@ -115,6 +147,108 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
                 await dead_letter("dedup", exc, value, key, event)
                 continue
             metrics.stage_seconds.labels("dedup").observe(time.perf_counter() - t0)
+
+    @app.agent(unique_topic, name="sign")
+    async def sign(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            key, value = event.key, event.value
+            t0 = time.perf_counter()
+            try:
+                raw = decode_raw(value)
+                text = near_dup_text(raw)
+                now = time.time()
+                if not text.strip():
+                    await analyze_topic.send(key=key, value=value)
+                    continue
+                keys = band_keys(signature(text))
+                pending[raw.id] = {"raw": value.decode("utf-8"), "keys": keys, "t": now}
+                for band in keys:
+                    await bands_topic.send(key=band.encode(), value=dumps(
+                        {"type": "probe", "id": raw.id, "t": now}))
+            except Exception as exc:  # noqa: BLE001
+                await dead_letter("sign", exc, value, key, event)
+                continue
+            metrics.stage_seconds.labels("neardup").observe(time.perf_counter() - t0)
+
+    @app.agent(bands_topic, name="bands")
+    async def bands(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            key, value = event.key, event.value
+            try:
+                msg = loads(value)
+                band = key.decode("utf-8")
+                now = time.time()
+                members = [m for m in (band_table.get(band) or []) if now - m[2] < window]
+                if msg["type"] == "story":
+                    for m in members:
+                        if m[0] == msg["id"]:
+                            m[1] = msg["story"]
+                    band_table[band] = members
+                    continue
+                cands = [m for m in members if m[0] != msg["id"]]
+                if not any(m[0] == msg["id"] for m in members):
+                    members.append([msg["id"], msg["id"], msg["t"]])
+                band_table[band] = members[-BAND_MEMBERS:]
+                await bandhits_topic.send(key=msg["id"].encode(), value=dumps(
+                    {"id": msg["id"], "band": band, "cands": cands}))
+            except Exception as exc:  # noqa: BLE001
+                await dead_letter("bands", exc, value, key, event)
+
+    @app.agent(bandhits_topic, name="collect")
+    async def collect(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            key, value = event.key, event.value
+            try:
+                msg = loads(value)
+                aid = msg["id"]
+                park = pending.get(aid)
+                if park is None:
+                    continue  # already released (a redelivered band answer)
+                h = hits.get(aid) or {"bands": [], "shared": {}, "stories": {}, "order": {}}
+                if msg["band"] in h["bands"]:
+                    continue
+                h["bands"].append(msg["band"])
+                for cid, story, t in msg["cands"]:
+                    h["shared"][cid] = h["shared"].get(cid, 0) + 1
+                    h["stories"][cid] = story
+                    h["order"][cid] = t
+                if len(h["bands"]) < BANDS:
+                    hits[aid] = h
+                    continue
+                await release(aid, park, decide(aid, h["shared"], h["stories"], h["order"]))
+            except Exception as exc:  # noqa: BLE001
+                await dead_letter("collect", exc, value, key, event)
+
+    async def release(aid: str, park: dict[str, Any], match: Match) -> None:
+        record = loads(park["raw"])
+        record["duplicate_of"] = match.duplicate_of
+        record["story_id"] = match.story_id
+        await analyze_topic.send(key=aid.encode(), value=dumps(record))
+        if match.duplicate_of:
+            metrics.duplicates.labels("near").inc()
+        if match.story_id != aid:
+            for band in park["keys"]:
+                await bands_topic.send(key=band.encode(), value=dumps(
+                    {"type": "story", "id": aid, "story": match.story_id}))
+        pending.pop(aid, None)
+        hits.pop(aid, None)
+
+    @app.timer(interval=CLEANUP_EVERY)  # type: ignore[untyped-decorator]
+    async def expire() -> None:
+        """Drop state older than the window; release records stuck waiting for bands."""
+        now = time.time()
+        for k, t in list(seen.items()):
+            if now - t > window:
+                seen.pop(k, None)
+        for k, members in list(band_table.items()):
+            alive = [m for m in members if now - m[2] < window]
+            if not alive:
+                band_table.pop(k, None)
+            elif len(alive) != len(members):
+                band_table[k] = alive
+        for aid, park in list(pending.items()):
+            if now - park["t"] > STUCK_AFTER:
+                await release(aid, park, Match(None, aid, 0))
 
     async def publish(article: dict[str, Any]) -> None:
         key = article["id"].encode()
@@ -125,27 +259,32 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
             await alerts_topic.send(key=alert["alert_id"].encode(), value=dumps(alert))
             metrics.alerts.labels(alert["rule"]).inc()
 
-    @app.agent(unique_topic, name="enrich")
+    @app.agent(analyze_topic, name="enrich")
     async def enrich(stream: faust.StreamT[bytes]) -> None:
         loop = asyncio.get_running_loop()
         async for values in stream.take(ENRICH_BATCH, within=ENRICH_WITHIN):
             raws: list[RawArticle] = []
+            near: list[Match | None] = []
             for value in values:
                 try:
-                    raws.append(decode_raw(value))
-                except RecordError as exc:
+                    obj = loads(value)
+                    raws.append(raw_from_dict(obj))
+                    near.append(Match(obj.get("duplicate_of"), obj.get("story_id") or obj["id"],
+                                      0) if "story_id" in obj else None)
+                except (RecordError, ValueError) as exc:
                     await dead_letter("decode", exc, value, None)
             if not raws:
                 continue
             t0 = time.perf_counter()
             try:
-                articles = await loop.run_in_executor(executor, get_analyzer().enrich_many, raws)
+                articles = await loop.run_in_executor(executor, get_analyzer().enrich_many,
+                                                      raws, near)
             except Exception:  # noqa: BLE001 - isolate the record that fails
                 articles = []
-                for raw in raws:
+                for raw, m in zip(raws, near, strict=True):
                     try:
                         articles.append(await loop.run_in_executor(
-                            executor, get_analyzer().enrich, raw))
+                            executor, get_analyzer().enrich, raw, m))
                     except Exception as exc:  # noqa: BLE001
                         await dead_letter("enrich", exc, dumps(raw.to_dict()),
                                           raw.id.encode())

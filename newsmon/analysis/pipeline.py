@@ -15,6 +15,7 @@ from typing import Any
 
 from newsmon.analysis.canonical import article_id, canonical_url
 from newsmon.analysis.entities import EntityExtractor
+from newsmon.analysis.neardup import LSHIndex, Match
 from newsmon.analysis.tension import Lexicon, TensionResult, load_lexicon, score_tension
 from newsmon.analysis.text import html_to_text
 from newsmon.records import SCHEMA_VERSION, RawArticle, utcnow_iso
@@ -64,23 +65,30 @@ class Analyzer:
         self.extractor = extractor if extractor is not None else EntityExtractor()
         self.lexicon = lexicon if lexicon is not None else load_lexicon()
 
-    def enrich(self, raw: RawArticle, duplicate_of: str | None = None) -> dict[str, Any]:
-        return self.enrich_many([raw], [duplicate_of])[0]
+    def enrich(self, raw: RawArticle, near: Match | None = None) -> dict[str, Any]:
+        return self.enrich_many([raw], [near])[0]
 
     def enrich_many(self, raws: Sequence[RawArticle],
-                    duplicates: Sequence[str | None] | None = None) -> list[dict[str, Any]]:
+                    near: Sequence[Match | None] | None = None) -> list[dict[str, Any]]:
         texts = [article_text(r) for r in raws]
         entity_lists = self.extractor.extract_many([t.full() for t in texts])
         out = []
         for i, (raw, text, ents) in enumerate(zip(raws, texts, entity_lists, strict=True)):
             tension = score_tension(self.lexicon, text.fields())
-            dup = duplicates[i] if duplicates is not None else None
-            out.append(_enriched(raw, text, ents, tension, dup))
+            match = near[i] if near is not None else None
+            out.append(_enriched(raw, text, ents, tension, match))
         return out
 
 
+def near_dup_text(raw: RawArticle) -> str:
+    """The text whose shingles identify a story: body if any, else summary, else title."""
+    t = article_text(raw)
+    return t.content or t.summary or t.title
+
+
 def _enriched(raw: RawArticle, text: ArticleText, ents: list[Any], tension: TensionResult,
-              duplicate_of: str | None) -> dict[str, Any]:
+              match: Match | None) -> dict[str, Any]:
+    duplicate_of = match.duplicate_of if match else None
     return {
         "schema_version": SCHEMA_VERSION,
         "id": raw.id,
@@ -94,7 +102,7 @@ def _enriched(raw: RawArticle, text: ArticleText, ents: list[Any], tension: Tens
         "feed_url": raw.feed_url,
         "source": raw.source,
         "duplicate_of": duplicate_of,
-        "story_id": duplicate_of or raw.id,
+        "story_id": match.story_id if match else raw.id,
         "entities": [e.to_dict() for e in ents],
         "countries": sorted({e.country for e in ents if e.country}),
         "tension": tension.to_dict(),
@@ -160,20 +168,24 @@ def raw_from_input(obj: dict[str, Any]) -> RawArticle:
 
 def analyze_records(analyzer: Analyzer, objs: Iterable[dict[str, Any] | Exception],
                     batch: int = 16) -> Iterator[dict[str, Any]]:
-    """Offline analysis in input order, with exact-duplicate marking by id.
+    """Offline analysis in input order, with exact and near-duplicate marking.
 
     An input that cannot be used yields ``{"error": ..., "line": n}`` in its place.
     """
-    seen: dict[str, str] = {}
+    index = LSHIndex()
+    seen: set[str] = set()
     pending: list[tuple[int, RawArticle | str]] = []
 
     def flush() -> Iterator[dict[str, Any]]:
         raws = [r for _, r in pending if isinstance(r, RawArticle)]
-        dups: list[str | None] = []
+        matches: list[Match | None] = []
         for r in raws:
-            dups.append(seen.get(r.id))
-            seen.setdefault(r.id, r.id)
-        done = iter(analyzer.enrich_many(raws, dups) if raws else [])
+            if r.id in seen:
+                matches.append(Match(r.id, index.stories.get(r.id, r.id), -1))
+            else:
+                seen.add(r.id)
+                matches.append(index.add(r.id, near_dup_text(r)))
+        done = iter(analyzer.enrich_many(raws, matches) if raws else [])
         for n, item in pending:
             yield next(done) if isinstance(item, RawArticle) else {"error": item, "line": n}
         pending.clear()
