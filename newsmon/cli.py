@@ -5,6 +5,7 @@
     newsmon feeds import FILE.opml | export | check [URL|--all]
     newsmon worker
     newsmon analyze [FILE]                  offline: JSON Lines in, enriched JSON Lines out
+    newsmon eval [--data DIR] [--only ...]   quality and speed figures of the analysis
     newsmon kafka                           just the local broker, until Ctrl-C
 """
 
@@ -47,7 +48,7 @@ def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
     from newsmon.analysis.pipeline import Analyzer, analyze_records
     from newsmon.records import dumps
 
-    analyzer = Analyzer()
+    analyzer = Analyzer.configured(settings.lexicon_file, settings.ner_lead_chars)
     stream: IO[str] = open(args.file, encoding="utf-8") if args.file else sys.stdin  # noqa: SIM115
     errors = 0
     try:
@@ -199,6 +200,23 @@ def cmd_kafka(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from newsmon.evaluation import iter_rows, render
+
+    data = Path(args.data)
+    if not (data / "ner").is_dir():
+        print(f"newsmon eval: {data} has no reference data (give --data)", file=sys.stderr)
+        return 2
+    sections = [s.strip() for s in args.only.split(",")] if args.only else \
+        ["entities", "neardup", "tension"]
+    rows = []
+    for row in iter_rows(data, sections):
+        rows.append(row)
+        log.info("%s: %s", row[0], row[1])
+    print(render(rows))
+    return 0
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from newsmon.supervisor import run_all
 
@@ -245,6 +263,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--sample", action="store_true",
                    help="poll the bundled offline sample feed instead of the internet")
     r.set_defaults(func=cmd_run)
+
+    e = sub.add_parser("eval", help="print the analysis quality and speed figures")
+    e.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent
+                                         / "shared" / "data"),
+                   help="the shared reference data folder (default ../shared/data)")
+    e.add_argument("--only", help="comma-separated sections: entities, neardup, tension")
+    e.set_defaults(func=cmd_eval)
 
     k = sub.add_parser("kafka", help="run only the local single-node Kafka until Ctrl-C")
     k.add_argument("--port", type=int)

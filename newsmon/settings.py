@@ -34,6 +34,8 @@ class Settings:
     app_id: str = "newsmon"
     alert_threshold: int = 60
     dedup_window_hours: float = 72.0
+    lexicon_file: Path | None = None
+    ner_lead_chars: int = 1500
     metrics_host: str = "127.0.0.1"
     connector_metrics_port: int = 9464
     worker_metrics_port: int = 9465
@@ -77,6 +79,8 @@ class Settings:
             feeds_file=Path(env.get("NEWSMON_FEEDS_FILE", str(d.feeds_file))),
             poll_interval=float(env.get("NEWSMON_POLL_INTERVAL", d.poll_interval)),
             data_dir=Path(env.get("NEWSMON_DATA_DIR", str(d.data_dir))),
+            lexicon_file=Path(env["NEWSMON_LEXICON"]) if env.get("NEWSMON_LEXICON") else None,
+            ner_lead_chars=int(env.get("NEWSMON_NER_LEAD_CHARS", d.ner_lead_chars)),
             kafka_security=security,
         )
 

@@ -104,7 +104,8 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
 
     def get_analyzer() -> Analyzer:
         if "a" not in state:
-            state["a"] = analyzer if analyzer is not None else Analyzer()
+            state["a"] = analyzer if analyzer is not None else Analyzer.configured(
+                settings.lexicon_file, settings.ner_lead_chars)
         return state["a"]
 
     async def dead_letter(stage: str, exc: BaseException, value: Any, key: Any,

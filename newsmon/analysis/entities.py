@@ -337,6 +337,9 @@ _ORG_WORDS = frozenset(["Inc", "Inc.", "Corp", "Corp.", "Corporation", "Company"
 _STOP_CAPS = frozenset(["The", "A", "An", "In", "On", "At", "By", "For", "With", "From", "To", "Of", "And", "But", "Or", "If", "When", "While", "After", "Before", "Since", "During", "This", "That", "These", "Those", "It", "Its", "He", "She", "They", "We", "You", "I", "His", "Her", "Their", "Our", "My", "Mr", "Mrs", "Ms", "Dr", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"])
 
 
+_ACRONYM = re.compile(r"[A-Z]{2,6}")
+
+
 def _sentence_initial(text: str, pos: int) -> bool:
     j = pos - 1
     while j >= 0 and text[j] in " \t\"'“‘(":
@@ -353,6 +356,8 @@ def _guess_label(phrase: str, words: list[str], person_tokens: set[str]) -> str 
         return "ORG"
     if any(w in person_tokens for w in words):
         return "PERSON"
+    if len(words) == 1 and _ACRONYM.fullmatch(words[0]) and country_of(words[0]) is None:
+        return "ORG"  # NATO, OSCE, IAEA: an acronym that is not a country
     name = " ".join(words)
     if name.lower() in _place_table():
         return "GPE"

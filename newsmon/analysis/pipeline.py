@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from newsmon.analysis.canonical import article_id, canonical_url
@@ -64,6 +65,13 @@ class Analyzer:
                  lexicon: Lexicon | None = None) -> None:
         self.extractor = extractor if extractor is not None else EntityExtractor()
         self.lexicon = lexicon if lexicon is not None else load_lexicon()
+
+    @classmethod
+    def configured(cls, lexicon_file: Path | None = None,
+                   ner_lead_chars: int | None = 1500) -> Analyzer:
+        """The analyzer as settings describe it (lexicon override, NER lead; 0 = full text)."""
+        return cls(EntityExtractor(lead_chars=ner_lead_chars or None),
+                   load_lexicon(override=lexicon_file))
 
     def enrich(self, raw: RawArticle, near: Match | None = None) -> dict[str, Any]:
         return self.enrich_many([raw], [near])[0]

@@ -10,6 +10,11 @@ plans to invade", "no sign of") counts for nothing; one preceded by hedging
 count with diminishing weight, and a match in the title counts more.
 
     score = 100 * (1 - exp(-max(0, escalation - deescalation) / SCALE))
+
+Levels: low < 30 <= elevated < 60 <= high < 85 <= severe. A phrase inside
+quotation marks or after a reporting verb ("warned that", "said") is marked
+``attributed`` in the evidence: it is someone's statement, which is how most
+threats reach the news, so it counts in full but is shown as such.
 """
 
 from __future__ import annotations
@@ -19,17 +24,18 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from newsmon.analysis.text import sentence_spans
 
-SCALE = 18.0
+SCALE = 40.0
 TITLE_FACTOR = 1.5
 HEDGE_FACTOR = 0.6
 REPEAT_DECAY = 0.5
-LEVELS = ((75, "severe"), (50, "high"), (25, "elevated"), (0, "low"))
+LEVELS = ((85, "severe"), (60, "high"), (30, "elevated"), (0, "low"))
 
 _TOKEN = re.compile(r"[A-Za-z0-9\u00C0-\u024F]+(?:[-'’][A-Za-z0-9\u00C0-\u024F]+)*")
 _NEGATORS = frozenset({"no", "not", "never", "deny", "denied", "denies", "without", "nor",
@@ -40,6 +46,9 @@ _HEDGES = frozenset({"may", "might", "could", "possible", "possibly", "potential
                      "fear", "fears", "feared", "alleged", "allegedly", "reportedly", "rumour",
                      "rumor", "if", "would", "probability", "likely", "speculation"})
 _NEG_WINDOW = 4
+_REPORTING = re.compile(r"\b(?:said|says|say|warned|warns|warn|told|tells|claimed|claims|"
+                        r"according to|stated|added|insisted|threatened|vowed|accused)\b",
+                        re.IGNORECASE)
 
 
 @lru_cache(maxsize=65536)
@@ -81,7 +90,7 @@ class Phrase:
 
 @dataclass(frozen=True, slots=True)
 class Lexicon:
-    version: int
+    version: str
     categories: dict[str, str]
     index: dict[str, tuple[Phrase, ...]]
 
@@ -94,11 +103,21 @@ class LexiconError(ValueError):
     pass
 
 
-def load_lexicon(data: dict[str, Any] | None = None) -> Lexicon:
-    """Build the matcher index from the bundled lexicon (or from ``data``)."""
+def load_lexicon(data: dict[str, Any] | None = None,
+                 override: Path | str | None = None) -> Lexicon:
+    """Build the matcher index from the bundled lexicon (or from ``data``).
+
+    ``override`` names a YAML file in the same format whose categories are
+    merged over the bundled ones: a category's ``label``/``goldstein`` replace
+    the bundled values, its phrases are added, and a phrase given with
+    ``w: 0`` is removed. Its ``version`` (a string is fine) is appended to the
+    bundled version in every score, so alerts say which lexicon made them.
+    """
     if data is None:
         text = resources.files("newsmon").joinpath("data/tension_lexicon.yml").read_text("utf-8")
         data = yaml.safe_load(text)
+    if override is not None:
+        data = _merge(data, Path(override))
     if not isinstance(data, dict) or not isinstance(data.get("categories"), dict):
         raise LexiconError("lexicon needs a 'categories' mapping")
     index: dict[str, list[Phrase]] = {}
@@ -120,7 +139,36 @@ def load_lexicon(data: dict[str, Any] | None = None) -> Lexicon:
                 raise LexiconError(f"category {name!r}: phrase {text!r} is empty or starts with *")
             index.setdefault(pattern[0], []).append(Phrase(text, name, weight, pattern))
     frozen = {k: tuple(v) for k, v in index.items()}
-    return Lexicon(version=int(data.get("version", 0)), categories=labels, index=frozen)
+    return Lexicon(version=str(data.get("version", 0)), categories=labels, index=frozen)
+
+
+def _merge(base: dict[str, Any], path: Path) -> dict[str, Any]:
+    try:
+        extra = yaml.safe_load(path.read_text("utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise LexiconError(f"{path}: cannot load lexicon override: {exc}") from None
+    if not isinstance(extra, dict) or not isinstance(extra.get("categories", {}), dict):
+        raise LexiconError(f"{path}: expected a mapping with 'categories'")
+    cats = {k: dict(v) for k, v in base["categories"].items()}
+    for name, cat in (extra.get("categories") or {}).items():
+        if not isinstance(cat, dict):
+            raise LexiconError(f"{path}: category {name!r}: expected a mapping")
+        merged = cats.setdefault(name, {"phrases": []})
+        for key in ("label", "goldstein"):
+            if key in cat:
+                merged[key] = cat[key]
+        phrases = list(merged.get("phrases", []))
+        for item in cat.get("phrases", []):
+            text = item if isinstance(item, str) else item.get("p") if isinstance(item, dict) \
+                else None
+            if not isinstance(text, str):
+                raise LexiconError(f"{path}: category {name!r}: bad phrase entry {item!r}")
+            phrases = [p for p in phrases if (p if isinstance(p, str) else p.get("p")) != text]
+            if not (isinstance(item, dict) and float(item.get("w", 1)) == 0):
+                phrases.append(item)
+        merged["phrases"] = phrases
+    version = f"{base.get('version', 0)}+{extra.get('version', path.stem)}"
+    return {"version": version, "categories": cats}
 
 
 def _words(text: str) -> list[str]:
@@ -139,13 +187,14 @@ class Evidence:
     sentence: str
     negated: bool = False
     hedged: bool = False
+    attributed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "phrase": self.phrase, "matched": self.matched, "category": self.category,
             "weight": round(self.weight, 3), "field": self.field, "start": self.start,
             "end": self.end, "sentence": self.sentence, "negated": self.negated,
-            "hedged": self.hedged,
+            "hedged": self.hedged, "attributed": self.attributed,
         }
 
 
@@ -157,7 +206,7 @@ class TensionResult:
     deescalation: float
     by_category: dict[str, float]
     evidence: tuple[Evidence, ...]
-    lexicon_version: int
+    lexicon_version: str
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -236,10 +285,14 @@ def find_phrases(lexicon: Lexicon, text: str, field: str) -> list[Evidence]:
             if lowers[j] in _HEDGES:
                 hedged = True
             j -= 1
+        before = text[s0:start_c]
+        attributed = (before.count("“") > before.count("”") or before.count('"') % 2 == 1
+                      or bool(_REPORTING.search(before)))
         out.append(Evidence(
             phrase=phrase.text, matched=text[start_c:end_c], category=phrase.category,
             weight=phrase.weight, field=field, start=start_c, end=end_c,
             sentence=text[s0:s1].strip(), negated=negated, hedged=hedged,
+            attributed=attributed,
         ))
         i = end
     return out
