@@ -60,5 +60,5 @@ def test_lexicon_override(tmp_path: Path) -> None:
     assert "serious consequences" not in phrases
     assert lex.version.endswith("+desk-3")
     (tmp_path / "bad.yml").write_text("categories: [1]\n")
-    with pytest.raises(LexiconError, match="bad.yml"):
+    with pytest.raises(LexiconError, match=r"bad\.yml"):
         load_lexicon(override=tmp_path / "bad.yml")
