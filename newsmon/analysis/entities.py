@@ -342,13 +342,13 @@ _ORG_WORDS = frozenset((
     "News Press Journal Tribune Herald Media Television Radio Broadcasting Systems Technologies "
     "Labs Entertainment Pictures Games Software Electronics Services Partners Capital Fund "
     "Trust"
-).split())
+).split())  # noqa: SIM905 - a word list reads better as text
 _STOP_CAPS = frozenset((
     "The A An In On At By For With From To Of And But Or If When While After Before Since "
     "During This That These Those It Its He She They We You I His Her Their Our My Mr Mrs Ms Dr "
     "Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May "
     "June July August September October November December"
-).split())
+).split())  # noqa: SIM905 - a word list reads better as text
 
 
 _ACRONYM = re.compile(r"[A-Z]{2,6}")
