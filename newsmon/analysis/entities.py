@@ -333,7 +333,7 @@ def propagate(text: str, start: int, lead: Sequence[Mention]) -> list[Mention]:
 
 _CAPSEQ = re.compile(r"(?<![\w-])[A-Z][\w'’.-]*(?:\s+(?:(?:of|the|and|de|for|du|van|von|al|bin)"
                      r"\s+)?[A-Z][\w'’.-]*)*")
-_ORG_WORDS = frozenset((
+_ORG_WORDS = frozenset((  # noqa: SIM905 - a word list reads better as text
     "Inc Inc. Corp Corp. Corporation Company Co. Ltd Ltd. LLC Group Holdings Bank University "
     "College School Institute Academy Party Ministry Department Council Committee Commission "
     "Agency Association Federation Union League Club FC Army Navy Force Forces Police Court "
@@ -342,13 +342,13 @@ _ORG_WORDS = frozenset((
     "News Press Journal Tribune Herald Media Television Radio Broadcasting Systems Technologies "
     "Labs Entertainment Pictures Games Software Electronics Services Partners Capital Fund "
     "Trust"
-).split())  # noqa: SIM905 - a word list reads better as text
-_STOP_CAPS = frozenset((
+).split())
+_STOP_CAPS = frozenset((  # noqa: SIM905
     "The A An In On At By For With From To Of And But Or If When While After Before Since "
     "During This That These Those It Its He She They We You I His Her Their Our My Mr Mrs Ms Dr "
     "Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May "
     "June July August September October November December"
-).split())  # noqa: SIM905 - a word list reads better as text
+).split())
 
 
 _ACRONYM = re.compile(r"[A-Z]{2,6}")
