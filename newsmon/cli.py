@@ -5,6 +5,7 @@
     newsmon feeds import FILE.opml | export | check [URL|--all]
     newsmon worker
     newsmon analyze [FILE]                  offline: JSON Lines in, enriched JSON Lines out
+    newsmon rules check RULES.yml | test RULES.yml ARTICLES.jsonl
     newsmon eval [--data DIR] [--only ...]   quality and speed figures of the analysis
     newsmon kafka                           just the local broker, until Ctrl-C
 """
@@ -217,6 +218,48 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_rules(args: argparse.Namespace, settings: Settings) -> int:
+    """``newsmon rules test RULES.yml ARTICLES.jsonl``: which alerts would fire, and why."""
+    import time
+
+    from newsmon.analysis.pipeline import Analyzer, analyze_records
+    from newsmon.records import dumps
+    from newsmon.rules import RulesError, evaluate, load_rules
+    from newsmon.supervisor import format_alert
+
+    try:
+        rules = load_rules(Path(args.rules))
+    except RulesError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if args.rules_command == "check":
+        print(f"{args.rules}: {len(rules)} rules OK")
+        return 0
+    with open(args.articles, encoding="utf-8") as f:
+        objs = list(_read_jsonl(f))
+    enriched = [o for o in objs if isinstance(o, dict) and "tension" in o]
+    raw = [o for o in objs if not (isinstance(o, dict) and "tension" in o)]
+    if raw:
+        analyzer = Analyzer.configured(settings.lexicon_file, settings.ner_lead_chars)
+        enriched += [a for a in analyze_records(analyzer, raw) if "error" not in a]
+    state: dict[str, Any] = {}
+    members: dict[str, int] = {}
+    fired = 0
+    for article in enriched:
+        story = article.get("story_id") or article["id"]
+        members[story] = members.get(story, 0) + 1
+        for rule, alert in evaluate(rules, article, state, time.time(), members[story]):
+            fired += 1
+            if args.json:
+                sys.stdout.buffer.write(dumps(alert) + b"\n")
+            else:
+                print(f"{rule.name} v{rule.version} [{rule.severity}] {alert['kind']}: "
+                      f"{format_alert(alert)}\n    because " + "; ".join(alert["reasons"]))
+    print(f"{fired} alerts from {len(enriched)} articles and {len(rules)} rules",
+          file=sys.stderr)
+    return 0
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from newsmon.supervisor import run_all
 
@@ -263,6 +306,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--sample", action="store_true",
                    help="poll the bundled offline sample feed instead of the internet")
     r.set_defaults(func=cmd_run)
+
+    ru = sub.add_parser("rules", help="check watchlist rules or test them offline")
+    rsub = ru.add_subparsers(dest="rules_command", required=True)
+    rc = rsub.add_parser("check", help="validate a rules file")
+    rc.add_argument("rules")
+    rt = rsub.add_parser("test", help="which alerts would fire on these articles, and why")
+    rt.add_argument("rules")
+    rt.add_argument("articles", help="JSON Lines: raw articles (analysed first) or enriched ones")
+    rt.add_argument("--json", action="store_true", help="print the alert records")
+    ru.set_defaults(func=cmd_rules)
 
     e = sub.add_parser("eval", help="print the analysis quality and speed figures")
     e.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent

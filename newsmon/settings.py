@@ -21,6 +21,7 @@ class Topics:
     bands: str = "news.bands"
     bandhits: str = "news.bandhits"
     analyze: str = "news.analyze"
+    stories: str = "news.stories"
     articles: str = "news.articles"
     alerts: str = "news.alerts"
     deadletter: str = "news.deadletter"
@@ -35,6 +36,7 @@ class Settings:
     alert_threshold: int = 60
     dedup_window_hours: float = 72.0
     lexicon_file: Path | None = None
+    rules_file: Path | None = None
     ner_lead_chars: int = 1500
     metrics_host: str = "127.0.0.1"
     connector_metrics_port: int = 9464
@@ -63,6 +65,7 @@ class Settings:
                 bands=env.get("NEWSMON_TOPIC_BANDS", d.topics.bands),
                 bandhits=env.get("NEWSMON_TOPIC_BANDHITS", d.topics.bandhits),
                 analyze=env.get("NEWSMON_TOPIC_ANALYZE", d.topics.analyze),
+                stories=env.get("NEWSMON_TOPIC_STORIES", d.topics.stories),
                 articles=env.get("NEWSMON_TOPIC_ARTICLES", d.topics.articles),
                 alerts=env.get("NEWSMON_TOPIC_ALERTS", d.topics.alerts),
                 deadletter=env.get("NEWSMON_TOPIC_DEADLETTER", d.topics.deadletter),
@@ -80,6 +83,7 @@ class Settings:
             poll_interval=float(env.get("NEWSMON_POLL_INTERVAL", d.poll_interval)),
             data_dir=Path(env.get("NEWSMON_DATA_DIR", str(d.data_dir))),
             lexicon_file=Path(env["NEWSMON_LEXICON"]) if env.get("NEWSMON_LEXICON") else None,
+            rules_file=Path(env["NEWSMON_RULES_FILE"]) if env.get("NEWSMON_RULES_FILE") else None,
             ner_lead_chars=int(env.get("NEWSMON_NER_LEAD_CHARS", d.ner_lead_chars)),
             kafka_security=security,
         )

@@ -25,7 +25,9 @@ Nothing here knows how to analyse; nothing in the analysis knows Kafka.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -35,7 +37,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 
 from newsmon import metrics
 from newsmon.analysis.neardup import BANDS, Match, band_keys, decide, signature
-from newsmon.analysis.pipeline import Analyzer, make_alert, near_dup_text
+from newsmon.analysis.pipeline import Analyzer, near_dup_text
 from newsmon.records import (
     DeadLetter,
     RawArticle,
@@ -45,6 +47,7 @@ from newsmon.records import (
     loads,
     raw_from_dict,
 )
+from newsmon.rules import RuleBook, evaluate
 from newsmon.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -91,13 +94,18 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
                                partitions=settings.partitions)
     analyze_topic = app.topic(t.analyze, key_serializer="raw", value_serializer="raw",
                               partitions=settings.partitions)
+    stories_topic = app.topic(t.stories, key_serializer="raw", value_serializer="raw",
+                              partitions=settings.partitions)
     articles_topic = app.topic(t.articles, key_serializer="raw", value_serializer="raw")
-    alerts_topic = app.topic(t.alerts, key_serializer="raw", value_serializer="raw")
     dead_topic = app.topic(t.deadletter, key_serializer="raw", value_serializer="raw")
     seen = app.Table("seen-ids", default=None, partitions=settings.partitions)
     pending = app.Table("neardup-pending", default=None, partitions=settings.partitions)
     hits = app.Table("neardup-hits", default=None, partitions=settings.partitions)
     band_table = app.Table("lsh-bands", default=None, partitions=settings.partitions)
+    story_members = app.Table("story-members", default=None, partitions=settings.partitions)
+    cooldowns = app.Table("alert-cooldowns", default=None, partitions=settings.partitions)
+    rulebook = RuleBook(settings.rules_file, settings.alert_threshold)
+    reload_requested = asyncio.Event()
     window = settings.dedup_window_hours * 3600
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analysis")
     state: dict[str, Analyzer] = {}
@@ -247,6 +255,12 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
                 band_table.pop(k, None)
             elif len(alive) != len(members):
                 band_table[k] = alive
+        for k, sm in list(story_members.items()):
+            if now - sm["t"] > window:
+                story_members.pop(k, None)
+        for k, st in list(cooldowns.items()):
+            if now - st["at"] > window:
+                cooldowns.pop(k, None)
         for aid, park in list(pending.items()):
             if now - park["t"] > STUCK_AFTER:
                 await release(aid, park, Match(None, aid, 0))
@@ -255,10 +269,28 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
         key = article["id"].encode()
         await articles_topic.send(key=key, value=dumps(article))
         metrics.articles_enriched.inc()
-        alert = make_alert(article, settings.alert_threshold)
-        if alert is not None:
-            await alerts_topic.send(key=alert["alert_id"].encode(), value=dumps(alert))
-            metrics.alerts.labels(alert["rule"]).inc()
+        await stories_topic.send(key=article["story_id"].encode(), value=dumps(article))
+
+    @app.agent(stories_topic, name="alerting")
+    async def alerting(stream: faust.StreamT[bytes]) -> None:
+        """Rules and cooldowns, keyed by story so one story's state lives in one place."""
+        async for event in stream.events():
+            key, value = event.key, event.value
+            try:
+                article = loads(value)
+                story = article["story_id"]
+                members = (story_members.get(story) or {"n": 0})["n"] + 1
+                story_members[story] = {"n": members, "t": time.time()}
+                rulebook.maybe_reload(force=reload_requested.is_set())
+                reload_requested.clear()
+                now = time.time()
+                for rule, alert in evaluate(rulebook.rules, article, cooldowns, now, members):
+                    await app.topic(rule.topic or t.alerts, key_serializer="raw",
+                                    value_serializer="raw").send(
+                        key=alert["alert_id"].encode(), value=dumps(alert))
+                    metrics.alerts.labels(rule.name).inc()
+            except Exception as exc:  # noqa: BLE001
+                await dead_letter("alerting", exc, value, key, event)
 
     @app.agent(analyze_topic, name="enrich")
     async def enrich(stream: faust.StreamT[bytes]) -> None:
@@ -293,6 +325,12 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
             metrics.stage_seconds.labels("enrich").observe(per)
             for article in articles:
                 await publish(article)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def on_sighup() -> None:
+        """SIGHUP reloads the rules file without restarting the worker."""
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload_requested.set)
 
     @app.task  # type: ignore[untyped-decorator]
     async def warm_up() -> None:

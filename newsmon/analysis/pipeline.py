@@ -1,14 +1,14 @@
 """The analysis pipeline the agents and ``newsmon analyze`` share.
 
 ``Analyzer.enrich`` turns a :class:`~newsmon.records.RawArticle` into the
-enriched-article record; ``make_alert`` decides whether it alerts. Exact
-duplicate detection is a callable that the caller supplies (a Faust table in
-the worker, a dict offline), so this module stays free of Kafka.
+enriched-article record; :mod:`newsmon.rules` decides whether it alerts. The
+near-duplicate decision is passed in (made by Faust agents in the worker, by
+an in-memory :class:`~newsmon.analysis.neardup.LSHIndex` offline), so this
+module stays free of Kafka.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +20,6 @@ from newsmon.analysis.neardup import LSHIndex, Match
 from newsmon.analysis.tension import Lexicon, TensionResult, load_lexicon, score_tension
 from newsmon.analysis.text import html_to_text
 from newsmon.records import SCHEMA_VERSION, RawArticle, utcnow_iso
-
-DEFAULT_THRESHOLD = 60
-ALERT_RULE = "tension-threshold"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,45 +113,6 @@ def _enriched(raw: RawArticle, text: ArticleText, ents: list[Any], tension: Tens
         "tension": tension.to_dict(),
         "text_chars": len(text.full()),
         "analyzed_at": utcnow_iso(),
-    }
-
-
-def alert_id(rule: str, story_id: str) -> str:
-    """Deterministic: one rule and one story give one id, across restarts."""
-    return hashlib.sha256(f"{rule}\x00{story_id}".encode()).hexdigest()[:32]
-
-
-def make_alert(article: dict[str, Any], threshold: int = DEFAULT_THRESHOLD,
-               rule: str = ALERT_RULE) -> dict[str, Any] | None:
-    """The alert record for an enriched article whose score reaches ``threshold``."""
-    tension = article["tension"]
-    if article.get("duplicate_of") or tension["score"] < threshold:
-        return None
-    evidence = [e for e in tension["evidence"] if not e["negated"]]
-    evidence.sort(key=lambda e: -abs(e["weight"]))
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "alert_id": alert_id(rule, article["story_id"]),
-        "rule": rule,
-        "rule_version": 1,
-        "threshold": threshold,
-        "article_id": article["id"],
-        "story_id": article["story_id"],
-        "url": article["url"],
-        "title": article["title"],
-        "source": article["source"],
-        "published": article["published"],
-        "score": tension["score"],
-        "level": tension["level"],
-        "breakdown": tension["by_category"],
-        "escalation": tension["escalation"],
-        "deescalation": tension["deescalation"],
-        "evidence": evidence[:20],
-        "entities": [
-            {k: e[k] for k in ("text", "type", "canonical", "count", "country")}
-            for e in article["entities"]
-        ],
-        "created_at": utcnow_iso(),
     }
 
 

@@ -33,6 +33,7 @@ def isolated_env(bootstrap: str, tmp_path: Path, **extra: str) -> dict[str, str]
         "NEWSMON_TOPIC_BANDS": f"t{uid}.bands",
         "NEWSMON_TOPIC_BANDHITS": f"t{uid}.bandhits",
         "NEWSMON_TOPIC_ANALYZE": f"t{uid}.analyze",
+        "NEWSMON_TOPIC_STORIES": f"t{uid}.stories",
         "NEWSMON_TOPIC_ARTICLES": f"t{uid}.articles",
         "NEWSMON_TOPIC_ALERTS": f"t{uid}.alerts",
         "NEWSMON_TOPIC_DEADLETTER": f"t{uid}.deadletter",

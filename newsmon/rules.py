@@ -1,0 +1,334 @@
+"""Watchlist rules: which enriched articles alert, where, and how often. Pure logic.
+
+A rules file (YAML)::
+
+    rules:
+      - name: russia-ukraine          # required, [a-z0-9-_.]
+        version: 3                    # required, integer; travels with every alert
+        severity: critical            # info | warning | critical
+        topic: news.alerts.ukraine    # optional; default: the alerts topic
+        min_level: high               # low | elevated | high | severe  (or min_score: 0-100)
+        entities_any: [Russia, Ukraine]   # canonical names, any of them
+        entities_all: []                  # canonical names, all of them
+        countries: [RU, UA]               # ISO codes, any
+        categories: [military_posture]    # lexicon categories that contributed, any
+        keywords: [troops]                # words in title/summary/evidence, any
+        sources: []                       # source names, any
+        cooldown_minutes: 360             # one alert per story per level in this time
+
+Every filter that is given must match. :class:`RuleBook` validates a file
+with one clear error per mistake (file, rule, field) and reloads it on change
+or on demand (SIGHUP), keeping the last good rules when an edit is bad.
+:func:`decide` applies the cooldown: a story already alerted for a rule does
+not alert again inside its cooldown unless its tension rises a level, which
+sends one ``update`` alert.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import logging
+import os
+import re
+import time
+from collections.abc import Iterable, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from newsmon.analysis.tension import LEVELS
+from newsmon.records import SCHEMA_VERSION, utcnow_iso
+
+log = logging.getLogger(__name__)
+
+LEVEL_RANK = {name: i for i, (_, name) in enumerate(reversed(LEVELS))}  # low=0 .. severe=3
+SEVERITIES = ("info", "warning", "critical")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_LIST_FIELDS = ("entities_any", "entities_all", "countries", "categories", "keywords", "sources")
+_KNOWN = {"name", "version", "severity", "topic", "min_level", "min_score", "cooldown_minutes",
+          *_LIST_FIELDS}
+
+
+class RulesError(ValueError):
+    """A rules file with mistakes; ``errors`` lists each as "file: rules[i] (name).field: ..."."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    name: str
+    version: int
+    severity: str = "warning"
+    topic: str | None = None
+    min_score: int = 0
+    entities_any: frozenset[str] = frozenset()
+    entities_all: frozenset[str] = frozenset()
+    countries: frozenset[str] = frozenset()
+    categories: frozenset[str] = frozenset()
+    keywords: tuple[str, ...] = ()
+    sources: frozenset[str] = frozenset()
+    cooldown_seconds: float = 6 * 3600.0
+
+    def matches(self, article: Mapping[str, Any]) -> list[str] | None:
+        """The reasons this rule matches ``article``, or None."""
+        t = article["tension"]
+        if article.get("duplicate_of"):
+            return None
+        if t["score"] < self.min_score:
+            return None
+        reasons = [f"score {t['score']} >= {self.min_score}"]
+        names = {e["canonical"] for e in article.get("entities", [])}
+        if self.entities_any:
+            hit = sorted(self.entities_any & names)
+            if not hit:
+                return None
+            reasons.append("entities: " + ", ".join(hit))
+        if self.entities_all:
+            if not self.entities_all <= names:
+                return None
+            reasons.append("all entities: " + ", ".join(sorted(self.entities_all)))
+        if self.countries:
+            hit = sorted(self.countries & set(article.get("countries", [])))
+            if not hit:
+                return None
+            reasons.append("countries: " + ", ".join(hit))
+        if self.categories:
+            cats = {c for c, v in t.get("by_category", {}).items() if v > 0}
+            hit = sorted(self.categories & cats)
+            if not hit:
+                return None
+            reasons.append("categories: " + ", ".join(hit))
+        if self.keywords:
+            text = " ".join([article.get("title") or "", article.get("summary") or "",
+                             *(e["sentence"] for e in t.get("evidence", []))]).lower()
+            hit = [k for k in self.keywords if re.search(rf"\b{re.escape(k)}\b", text)]
+            if not hit:
+                return None
+            reasons.append("keywords: " + ", ".join(hit))
+        if self.sources:
+            if article.get("source") not in self.sources:
+                return None
+            reasons.append(f"source: {article.get('source')}")
+        return reasons
+
+
+def default_rules(threshold: int) -> list[Rule]:
+    return [Rule(name="tension-threshold", version=1, severity="warning", min_score=threshold)]
+
+
+def parse_rules(data: Any, source: str) -> list[Rule]:
+    errors: list[str] = []
+    if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
+        raise RulesError([f"{source}: expected a mapping with a 'rules' list"])
+    rules: list[Rule] = []
+    names: set[str] = set()
+    for i, item in enumerate(data["rules"]):
+        where = f"{source}: rules[{i}]"
+        if not isinstance(item, dict):
+            errors.append(f"{where}: expected a mapping")
+            continue
+        name = item.get("name")
+        if isinstance(name, str):
+            where += f" ({name})"
+        before = len(errors)
+        if not isinstance(name, str) or not _NAME.match(name):
+            errors.append(f"{where}.name: expected lower-case letters, digits, '.', '_' or '-'")
+        elif name in names:
+            errors.append(f"{where}.name: duplicate rule name")
+        version = item.get("version")
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            errors.append(f"{where}.version: expected a positive integer")
+        severity = item.get("severity", "warning")
+        if severity not in SEVERITIES:
+            errors.append(f"{where}.severity: expected one of {', '.join(SEVERITIES)}")
+        for key in item:
+            if key not in _KNOWN:
+                errors.append(f"{where}.{key}: unknown field")
+        min_score = 0
+        if "min_level" in item and "min_score" in item:
+            errors.append(f"{where}.min_level: give min_level or min_score, not both")
+        elif "min_level" in item:
+            if item["min_level"] not in LEVEL_RANK:
+                errors.append(f"{where}.min_level: expected one of {', '.join(LEVEL_RANK)}")
+            else:
+                min_score = next(b for b, n in LEVELS if n == item["min_level"])
+        elif "min_score" in item:
+            ms = item["min_score"]
+            if not isinstance(ms, int) or isinstance(ms, bool) or not 0 <= ms <= 100:
+                errors.append(f"{where}.min_score: expected an integer 0-100")
+            else:
+                min_score = ms
+        lists: dict[str, list[str]] = {}
+        for key in _LIST_FIELDS:
+            value = item.get(key, [])
+            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                errors.append(f"{where}.{key}: expected a list of non-empty strings")
+                value = []
+            lists[key] = value
+        topic = item.get("topic")
+        if topic is not None and (not isinstance(topic, str)
+                                  or not re.fullmatch(r"[A-Za-z0-9._-]{1,200}", topic)):
+            errors.append(f"{where}.topic: expected a Kafka topic name")
+        cooldown = item.get("cooldown_minutes", 360)
+        if not isinstance(cooldown, int | float) or isinstance(cooldown, bool) or cooldown < 0:
+            errors.append(f"{where}.cooldown_minutes: expected a number >= 0")
+            cooldown = 360
+        if len(errors) > before:
+            continue
+        names.add(str(name))
+        rules.append(Rule(
+            name=str(name), version=int(str(version)), severity=severity, topic=topic,
+            min_score=min_score,
+            entities_any=frozenset(lists["entities_any"]),
+            entities_all=frozenset(lists["entities_all"]),
+            countries=frozenset(c.upper() for c in lists["countries"]),
+            categories=frozenset(lists["categories"]),
+            keywords=tuple(k.lower() for k in lists["keywords"]),
+            sources=frozenset(lists["sources"]), cooldown_seconds=float(cooldown) * 60,
+        ))
+    if errors:
+        raise RulesError(errors)
+    return rules
+
+
+def load_rules(path: Path) -> list[Rule]:
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise RulesError([f"{path}: cannot read rules: {exc.strerror}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RulesError([f"{path}: not valid YAML: {exc}"]) from None
+    return parse_rules(data, str(path))
+
+
+@dataclass
+class RuleBook:
+    """The rules in force: from a file (reloaded when it changes) or the default rule."""
+
+    path: Path | None
+    threshold: int = 60
+    rules: list[Rule] = field(default_factory=list)
+    last_error: str | None = None
+    _mtime: float = -1.0
+    _checked: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.path is None:
+            self.rules = default_rules(self.threshold)
+        else:
+            self.rules = load_rules(self.path)  # the first load must be good
+            self._mtime = os.stat(self.path).st_mtime
+
+    def maybe_reload(self, force: bool = False, min_interval: float = 1.0) -> bool:
+        """Reload if the file changed (checked at most every ``min_interval`` s) or ``force``."""
+        if self.path is None:
+            return False
+        now = time.monotonic()
+        if not force and now - self._checked < min_interval:
+            return False
+        self._checked = now
+        try:
+            mtime = os.stat(self.path).st_mtime
+        except OSError as exc:
+            self.last_error = f"{self.path}: {exc.strerror}; keeping the last good rules"
+            log.error("%s", self.last_error)
+            return False
+        if not force and mtime == self._mtime:
+            return False
+        self._mtime = mtime
+        try:
+            self.rules = load_rules(self.path)
+        except RulesError as exc:
+            self.last_error = str(exc)
+            log.error("rules not reloaded, keeping the last good ones:\n%s", exc)
+            return False
+        self.last_error = None
+        log.info("reloaded %d rules from %s", len(self.rules), self.path)
+        return True
+
+
+def alert_id(rule: str, story_id: str, level: str) -> str:
+    """Deterministic: one rule, one story, one level give one id, across restarts."""
+    return hashlib.sha256(f"{rule}\x00{story_id}\x00{level}".encode()).hexdigest()[:32]
+
+
+def decide(rule: Rule, article: Mapping[str, Any], state: MutableMapping[str, Any],
+           now: float, members: int = 1) -> dict[str, Any] | None:
+    """The alert ``rule`` raises for ``article``, or None; ``state`` keeps the cooldowns.
+
+    ``state`` maps ``"<rule>/<story>"`` to ``{"level", "at"}`` (a Faust table in
+    the worker, a dict offline).
+    """
+    reasons = rule.matches(article)
+    if reasons is None:
+        return None
+    story = article.get("story_id") or article["id"]
+    level = article["tension"]["level"]
+    key = f"{rule.name}/{story}"
+    prev = state.get(key)
+    kind, previous_level, started = "new", None, now
+    if prev is not None and now - prev["at"] < rule.cooldown_seconds:
+        if LEVEL_RANK.get(level, 0) <= LEVEL_RANK.get(prev["level"], 0):
+            return None
+        kind, previous_level, started = "update", prev["level"], prev["at"]
+    state[key] = {"level": level, "at": started}
+    return build_alert(rule, article, kind, reasons, members, previous_level)
+
+
+def build_alert(rule: Rule, article: Mapping[str, Any], kind: str, reasons: list[str],
+                members: int, previous_level: str | None = None) -> dict[str, Any]:
+    t = article["tension"]
+    story = article.get("story_id") or article["id"]
+    evidence = sorted((e for e in t["evidence"] if not e["negated"]),
+                      key=lambda e: -abs(e["weight"]))
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "alert_id": alert_id(rule.name, story, t["level"]),
+        "kind": kind,
+        "previous_level": previous_level,
+        "rule": rule.name,
+        "rule_version": rule.version,
+        "severity": rule.severity,
+        "reasons": reasons,
+        "article_id": article["id"],
+        "story_id": story,
+        "story_members": members,
+        "url": article.get("url"),
+        "title": article.get("title"),
+        "source": article.get("source"),
+        "published": article.get("published"),
+        "score": t["score"],
+        "level": t["level"],
+        "threshold": rule.min_score,
+        "breakdown": t["by_category"],
+        "escalation": t["escalation"],
+        "deescalation": t["deescalation"],
+        "evidence": evidence[:20],
+        "entities": [{k: e[k] for k in ("text", "type", "canonical", "count", "country")}
+                     for e in article.get("entities", [])],
+        "created_at": utcnow_iso(),
+    }
+
+
+def evaluate(rules: Iterable[Rule], article: Mapping[str, Any],
+             state: MutableMapping[str, Any], now: float, members: int = 1
+             ) -> list[tuple[Rule, dict[str, Any]]]:
+    out = []
+    for rule in rules:
+        alert = decide(rule, article, state, now, members)
+        if alert is not None:
+            out.append((rule, alert))
+    return out
+
+
+def escape(text: Any) -> str:
+    """Untrusted feed text for HTML output (dashboards, e-mails)."""
+    return html.escape(str(text or ""), quote=True)
