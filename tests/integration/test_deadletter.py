@@ -11,6 +11,7 @@ from newsmon.records import RawArticle, dumps
 from newsmon.settings import Settings
 from newsmon.topics import ensure_topics
 from tests.integration.procs import isolated_env, metric_value, metrics_text, read_topic, worker
+from tests.schemas import assert_valid
 
 pytestmark = pytest.mark.integration
 
@@ -46,6 +47,8 @@ def test_poison_records_go_to_deadletter_and_the_rest_flows(kafka_bootstrap: str
                               lambda r: proc.poll() is not None or len(r) >= 1, timeout=120)
         text = metrics_text(int(env["NEWSMON_WORKER_METRICS_PORT"]))
     assert len(dead) == 3, (tmp_path / "worker.log").read_text()[-2000:]
+    assert_valid("dead-letter", dead)
+    assert_valid("enriched-article", articles)
     originals = {base64.b64decode(d["original_b64"]) for d in dead}
     assert originals == set(POISON)
     for d in dead:

@@ -18,6 +18,7 @@ from tests.integration.procs import (
     read_topic,
     worker,
 )
+from tests.schemas import assert_valid
 
 pytestmark = pytest.mark.integration
 
@@ -82,6 +83,11 @@ def test_seed_article_becomes_exactly_one_alert(kafka_bootstrap: str, tmp_path: 
             assert proc.poll() is None
         log = (tmp_path / "worker.log").read_text()
         assert "Traceback" not in log, log[-3000:]
+
+    # Every record this run produced keeps the published contract.
+    assert_valid("raw-article", raw)
+    assert_valid("enriched-article", articles)
+    assert_valid("alert", alerts)
 
     seed_alerts = [a for a in alerts if a["article_id"] == seed_id]
     assert len(seed_alerts) == 1, [a["title"] for a in alerts]

@@ -19,6 +19,7 @@ from newsmon.settings import Settings
 from newsmon.topics import ensure_topics
 from tests.helpers import DATA
 from tests.integration.procs import isolated_env, metrics_text, read_topic, worker
+from tests.schemas import assert_valid
 
 pytestmark = pytest.mark.integration
 
@@ -86,6 +87,7 @@ def test_copies_found_across_workers_and_a_restart(kafka_bootstrap: str, tmp_pat
         wait_ready([env, env2])
         asyncio.run(produce(kafka_bootstrap, topics[0], [c for c, _ in copies]))
         out = articles(len(originals) + len(copies), [w3, w4])
+    assert_valid("enriched-article", out)
     by_id = {a["id"]: a for a in out}
     found = sum(by_id.get(c.id, {}).get("duplicate_of") == orig for c, orig in copies)
     recall = found / len(copies)

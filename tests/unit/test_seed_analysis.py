@@ -8,6 +8,7 @@ from newsmon.analysis.pipeline import Analyzer
 from newsmon.analysis.tension import LexiconError, load_lexicon, score_tension
 from newsmon.records import RawArticle
 from tests.helpers import seed_items
+from tests.schemas import assert_valid
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +31,7 @@ def test_seed_article(analyzer: Analyzer) -> None:
         assert names[place]["type"] == "LOCATION" and names[place]["country"] == code, place
     assert names["OSCE"]["type"] == "ORG"
     assert names["Kremlin"]["type"] == "ORG"
+    assert_valid("enriched-article", [out])
     tension = out["tension"]
     assert tension["level"] == "high", tension["score"]
     matched = {e["matched"].lower(): e for e in tension["evidence"]}
