@@ -67,3 +67,29 @@ fulltext_fetches = Counter("newsmon_fulltext_fetches_total", "Article page fetch
                            ["outcome"])
 for _st in ("new", "seen"):
     feed_items.labels(_st)
+
+tension_index = Gauge(
+    "newsmon_tension_index",
+    "Exponentially weighted mean tension score (0-100) of recent articles naming the country "
+    "(ISO 3166-1 alpha-2), per worker",
+    ["country"],
+)
+country_articles = Counter("newsmon_country_articles_total",
+                           "Enriched articles naming the country (ISO 3166-1 alpha-2)", ["country"])
+rules_loaded = Gauge("newsmon_rules_loaded", "Watchlist rules in force")
+rules_reload_errors = Counter("newsmon_rules_reload_errors_total",
+                              "Rules-file edits rejected (the last good rules stay in force)")
+_EWMA_ALPHA = 0.1
+_ewma: dict[str, float] = {}
+
+
+def observe_tension(countries: list[str], score: float) -> None:
+    """Update the per-country tension index; label values are ISO codes only (bounded)."""
+    for c in countries:
+        if len(c) != 2 or not c.isalpha():
+            continue
+        prev = _ewma.get(c)
+        value = score if prev is None else prev + _EWMA_ALPHA * (score - prev)
+        _ewma[c] = value
+        tension_index.labels(c).set(round(value, 2))
+        country_articles.labels(c).inc()

@@ -281,8 +281,14 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
                 story = article["story_id"]
                 members = (story_members.get(story) or {"n": 0})["n"] + 1
                 story_members[story] = {"n": members, "t": time.time()}
+                before = rulebook.last_error
                 rulebook.maybe_reload(force=reload_requested.is_set())
                 reload_requested.clear()
+                if rulebook.last_error and rulebook.last_error != before:
+                    metrics.rules_reload_errors.inc()
+                metrics.rules_loaded.set(len(rulebook.rules))
+                metrics.observe_tension(article.get("countries", []),
+                                        article["tension"]["score"])
                 now = time.time()
                 for rule, alert in evaluate(rulebook.rules, article, cooldowns, now, members):
                     await app.topic(rule.topic or t.alerts, key_serializer="raw",

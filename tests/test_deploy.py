@@ -31,6 +31,18 @@ def test_docker_compose_config_is_valid() -> None:
                 assert (ROOT / src).exists(), src
 
 
+def test_prometheus_rules_check_and_unit_tests() -> None:
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool (Debian package prometheus) is installed by scripts/test"
+    d = ROOT / "deploy/prometheus"
+    res = subprocess.run([promtool, "check", "rules", str(d / "rules.yml")],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    res = subprocess.run([promtool, "test", "rules", "rules_test.yml"], cwd=d,
+                         capture_output=True, text=True)
+    assert res.returncode == 0 and "SUCCESS" in res.stdout, res.stdout + res.stderr
+
+
 def test_prometheus_scrape_configs_check() -> None:
     promtool = shutil.which("promtool")
     assert promtool, "promtool (Debian package prometheus) is installed by scripts/test"
