@@ -16,7 +16,7 @@ def test_docker_compose_config_is_valid() -> None:
                          capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 0, res.stderr
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    assert {"kafka", "connector", "worker", "prometheus"} <= set(compose["services"])
+    assert {"kafka", "connector", "worker", "prometheus", "grafana"} <= set(compose["services"])
     for svc in compose["services"].values():
         for vol in svc.get("volumes", []):
             src = vol.split(":")[0]
