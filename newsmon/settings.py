@@ -22,6 +22,9 @@ class Topics:
     bandhits: str = "news.bandhits"
     analyze: str = "news.analyze"
     stories: str = "news.stories"
+    countries: str = "news.countries"
+    trend_alerts: str = "news.alerts.trends"
+    sweeps: str = "news.sweeps"
     articles: str = "news.articles"
     alerts: str = "news.alerts"
     deadletter: str = "news.deadletter"
@@ -37,6 +40,11 @@ class Settings:
     dedup_window_hours: float = 72.0
     lexicon_file: Path | None = None
     rules_file: Path | None = None
+    trend_window_seconds: int = 3600
+    sweep_seconds: float = 30.0
+    trend_baseline_windows: int = 24
+    trend_z: float = 3.0
+    trend_min_volume: int = 5
     ner_lead_chars: int = 1500
     metrics_host: str = "127.0.0.1"
     connector_metrics_port: int = 9464
@@ -66,6 +74,9 @@ class Settings:
                 bandhits=env.get("NEWSMON_TOPIC_BANDHITS", d.topics.bandhits),
                 analyze=env.get("NEWSMON_TOPIC_ANALYZE", d.topics.analyze),
                 stories=env.get("NEWSMON_TOPIC_STORIES", d.topics.stories),
+                countries=env.get("NEWSMON_TOPIC_COUNTRIES", d.topics.countries),
+                trend_alerts=env.get("NEWSMON_TOPIC_TREND_ALERTS", d.topics.trend_alerts),
+                sweeps=env.get("NEWSMON_TOPIC_SWEEPS", d.topics.sweeps),
                 articles=env.get("NEWSMON_TOPIC_ARTICLES", d.topics.articles),
                 alerts=env.get("NEWSMON_TOPIC_ALERTS", d.topics.alerts),
                 deadletter=env.get("NEWSMON_TOPIC_DEADLETTER", d.topics.deadletter),
@@ -84,6 +95,13 @@ class Settings:
             data_dir=Path(env.get("NEWSMON_DATA_DIR", str(d.data_dir))),
             lexicon_file=Path(env["NEWSMON_LEXICON"]) if env.get("NEWSMON_LEXICON") else None,
             rules_file=Path(env["NEWSMON_RULES_FILE"]) if env.get("NEWSMON_RULES_FILE") else None,
+            trend_window_seconds=int(env.get("NEWSMON_TREND_WINDOW_SECONDS",
+                                             d.trend_window_seconds)),
+            trend_baseline_windows=int(env.get("NEWSMON_TREND_BASELINE_WINDOWS",
+                                               d.trend_baseline_windows)),
+            trend_z=float(env.get("NEWSMON_TREND_Z", d.trend_z)),
+            sweep_seconds=float(env.get("NEWSMON_SWEEP_SECONDS", d.sweep_seconds)),
+            trend_min_volume=int(env.get("NEWSMON_TREND_MIN_VOLUME", d.trend_min_volume)),
             ner_lead_chars=int(env.get("NEWSMON_NER_LEAD_CHARS", d.ner_lead_chars)),
             kafka_security=security,
         )

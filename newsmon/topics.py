@@ -18,8 +18,8 @@ log = logging.getLogger(__name__)
 async def ensure_topics(settings: Settings, replication: int = 1,
                         extra: tuple[str, ...] = ()) -> None:
     t = settings.topics
-    wanted = [t.raw, t.unique, t.bands, t.bandhits, t.analyze, t.stories, t.articles, t.alerts,
-              t.deadletter, *extra]
+    wanted = [t.raw, t.unique, t.bands, t.bandhits, t.analyze, t.stories, t.countries,
+              t.sweeps, t.articles, t.alerts, t.trend_alerts, t.deadletter, *extra]
     admin = AIOKafkaAdminClient(**settings.kafka_client_kwargs())
     await admin.start()
     try:

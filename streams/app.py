@@ -33,9 +33,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import faust
+from aiokafka.partitioner import murmur2
 from faust.sensors.prometheus import setup_prometheus_sensors
 
-from newsmon import metrics
+from newsmon import metrics, trends
 from newsmon.analysis.neardup import BANDS, Match, band_keys, decide, signature
 from newsmon.analysis.pipeline import Analyzer, near_dup_text
 from newsmon.records import (
@@ -55,8 +56,22 @@ log = logging.getLogger(__name__)
 ENRICH_BATCH = 16
 ENRICH_WITHIN = 0.02
 BAND_MEMBERS = 64        # most recent members kept per band (a hot band is not a story)
-CLEANUP_EVERY = 300.0
+SWEEP = b'{"type":"sweep"}'  # an event on every partition: expire old state, check silence
 STUCK_AFTER = 600.0      # release a record whose band answers never all came
+
+
+def _event_time(article: dict[str, Any]) -> float:
+    """The article's published time (epoch seconds), else now."""
+    from datetime import datetime
+
+    for field in ("published", "fetched_at"):
+        value = article.get(field)
+        if isinstance(value, str):
+            try:
+                return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                continue
+    return time.time()
 
 
 def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.App:
@@ -65,6 +80,7 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
     brokers = [f"kafka://{b.strip()}" for b in settings.bootstrap_servers.split(",")]
     datadir = (settings.data_dir / "faust").resolve()
     datadir.mkdir(parents=True, exist_ok=True)
+    sweep_every = settings.sweep_seconds
     app = faust.App(
         settings.app_id,
         broker=brokers,
@@ -86,6 +102,11 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
     t = settings.topics
     raw_topic = app.topic(t.raw, key_serializer="raw", value_serializer="raw",
                           partitions=settings.partitions)
+    # The public raw topic never carries sweeps: dedup also listens to an internal one.
+    sweep_topic = app.topic(t.sweeps, key_serializer="raw", value_serializer="raw",
+                            partitions=settings.partitions)
+    dedup_source = app.topic(t.raw, t.sweeps, key_serializer="raw", value_serializer="raw",
+                             partitions=settings.partitions)
     unique_topic = app.topic(t.unique, key_serializer="raw", value_serializer="raw",
                              partitions=settings.partitions)
     bands_topic = app.topic(t.bands, key_serializer="raw", value_serializer="raw",
@@ -96,6 +117,9 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
                               partitions=settings.partitions)
     stories_topic = app.topic(t.stories, key_serializer="raw", value_serializer="raw",
                               partitions=settings.partitions)
+    countries_topic = app.topic(t.countries, key_serializer="raw", value_serializer="raw",
+                                partitions=settings.partitions)
+    trend_topic = app.topic(t.trend_alerts, key_serializer="raw", value_serializer="raw")
     articles_topic = app.topic(t.articles, key_serializer="raw", value_serializer="raw")
     dead_topic = app.topic(t.deadletter, key_serializer="raw", value_serializer="raw")
     seen = app.Table("seen-ids", default=None, partitions=settings.partitions)
@@ -105,6 +129,11 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
     story_members = app.Table("story-members", default=None, partitions=settings.partitions)
     cooldowns = app.Table("alert-cooldowns", default=None, partitions=settings.partitions)
     rulebook = RuleBook(settings.rules_file, settings.alert_threshold)
+    trend_table = app.Table("country-windows", default=None, partitions=settings.partitions)
+    trend_policy = trends.TrendPolicy(settings.trend_window_seconds,
+                                      settings.trend_baseline_windows, settings.trend_z,
+                                      settings.trend_min_volume)
+    stream_time: dict[str, float] = {}
     reload_requested = asyncio.Event()
     window = settings.dedup_window_hours * 3600
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analysis")
@@ -131,10 +160,16 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
         metrics.deadletters.labels(stage).inc()
         log.warning("dead-lettered a record at stage %s: %s", stage, exc)
 
-    @app.agent(raw_topic, name="dedup")
+    @app.agent(dedup_source, name="dedup")
     async def dedup(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             key, value = event.key, event.value
+            if value == SWEEP:
+                now, part = time.time(), event.message.partition
+                for k, first in list(seen.items()):
+                    if now - first > window and mine(k, part):
+                        seen.pop(k, None)
+                continue
             t0 = time.perf_counter()
             try:
                 raw = decode_raw(value)
@@ -183,6 +218,17 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
     async def bands(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             key, value = event.key, event.value
+            if value == SWEEP:
+                now, part = time.time(), event.message.partition
+                for k, members in list(band_table.items()):
+                    if not mine(k, part):
+                        continue
+                    alive = [m for m in members if now - m[2] < window]
+                    if not alive:
+                        band_table.pop(k, None)
+                    elif len(alive) != len(members):
+                        band_table[k] = alive
+                continue
             try:
                 msg = loads(value)
                 band = key.decode("utf-8")
@@ -207,6 +253,12 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
     async def collect(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             key, value = event.key, event.value
+            if value == SWEEP:
+                now, part = time.time(), event.message.partition
+                for aid, park in list(pending.items()):
+                    if now - park["t"] > STUCK_AFTER and mine(aid, part):
+                        await release(aid, park, Match(None, aid, 0))
+                continue
             try:
                 msg = loads(value)
                 aid = msg["id"]
@@ -228,6 +280,38 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
             except Exception as exc:  # noqa: BLE001
                 await dead_letter("collect", exc, value, key, event)
 
+    @app.agent(countries_topic, name="trends")
+    async def trend_agent(stream: faust.StreamT[bytes]) -> None:
+        """Per-country (and pair) tumbling windows; spikes as they happen."""
+        async for event in stream.events():
+            key, value = event.key, event.value
+            if value == SWEEP:
+                now, part = stream_time.get("now"), event.message.partition
+                if now is None:
+                    continue
+                for k, state in list(trend_table.items()):
+                    if not mine(k, part):
+                        continue
+                    rec = trends.silence(k, state, now, trend_policy)
+                    if rec is not None:
+                        trend_table[k] = state
+                        await trend_topic.send(key=rec["alert_id"].encode(), value=dumps(rec))
+                        metrics.alerts.labels("trend-silence").inc()
+                continue
+            try:
+                msg = loads(value)
+                k = msg["key"]
+                state = trend_table.get(k) or {}
+                w = trends.add(state, float(msg["ts"]), float(msg["score"]), trend_policy)
+                stream_time["now"] = max(stream_time.get("now", 0.0), float(msg["ts"]))
+                rec = trends.spike(k, state, w, trend_policy)
+                trend_table[k] = state
+                if rec is not None:
+                    await trend_topic.send(key=rec["alert_id"].encode(), value=dumps(rec))
+                    metrics.alerts.labels("trend-spike").inc()
+            except Exception as exc:  # noqa: BLE001
+                await dead_letter("trends", exc, value, key, event)
+
     async def release(aid: str, park: dict[str, Any], match: Match) -> None:
         record = loads(park["raw"])
         record["duplicate_of"] = match.duplicate_of
@@ -242,28 +326,18 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
         pending.pop(aid, None)
         hits.pop(aid, None)
 
-    @app.timer(interval=CLEANUP_EVERY)  # type: ignore[untyped-decorator]
-    async def expire() -> None:
-        """Drop state older than the window; release records stuck waiting for bands."""
-        now = time.time()
-        for k, t in list(seen.items()):
-            if now - t > window:
-                seen.pop(k, None)
-        for k, members in list(band_table.items()):
-            alive = [m for m in members if now - m[2] < window]
-            if not alive:
-                band_table.pop(k, None)
-            elif len(alive) != len(members):
-                band_table[k] = alive
-        for k, sm in list(story_members.items()):
-            if now - sm["t"] > window:
-                story_members.pop(k, None)
-        for k, st in list(cooldowns.items()):
-            if now - st["at"] > window:
-                cooldowns.pop(k, None)
-        for aid, park in list(pending.items()):
-            if now - park["t"] > STUCK_AFTER:
-                await release(aid, park, Match(None, aid, 0))
+    def mine(key: str, partition: int) -> bool:
+        """Does ``key`` live in ``partition``? (Faust writes a table's changelog to the
+        partition of the event being processed, so state may only be changed from an
+        event of the key's own partition: sweeps arrive as events on every partition.)"""
+        return bool((murmur2(key.encode()) & 0x7FFFFFFF) % settings.partitions == partition)
+
+    @app.timer(interval=sweep_every)  # type: ignore[untyped-decorator]
+    async def sweeper() -> None:
+        """Ask every partition of the stateful topics to expire its own old state."""
+        for topic in (sweep_topic, bands_topic, bandhits_topic, stories_topic, countries_topic):
+            for p in range(settings.partitions):
+                await topic.send(key=None, value=SWEEP, partition=p)
 
     async def publish(article: dict[str, Any]) -> None:
         key = article["id"].encode()
@@ -276,6 +350,15 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
         """Rules and cooldowns, keyed by story so one story's state lives in one place."""
         async for event in stream.events():
             key, value = event.key, event.value
+            if value == SWEEP:
+                now, part = time.time(), event.message.partition
+                for k, sm in list(story_members.items()):
+                    if now - sm["t"] > window and mine(k, part):
+                        story_members.pop(k, None)
+                for k, st in list(cooldowns.items()):
+                    if now - st["at"] > window and mine(k.split("/", 1)[1], part):
+                        cooldowns.pop(k, None)
+                continue
             try:
                 article = loads(value)
                 story = article["story_id"]
@@ -289,6 +372,10 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
                 metrics.rules_loaded.set(len(rulebook.rules))
                 metrics.observe_tension(article.get("countries", []),
                                         article["tension"]["score"])
+                ts = _event_time(article)
+                for k in trends.keys_for(article.get("countries", [])):
+                    await countries_topic.send(key=k.encode(), value=dumps(
+                        {"key": k, "ts": ts, "score": article["tension"]["score"]}))
                 now = time.time()
                 for rule, alert in evaluate(rulebook.rules, article, cooldowns, now, members):
                     await app.topic(rule.topic or t.alerts, key_serializer="raw",

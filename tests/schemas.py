@@ -10,7 +10,7 @@ from jsonschema import Draft202012Validator
 
 from tests.helpers import ROOT
 
-KINDS = ("raw-article", "enriched-article", "alert", "dead-letter")
+KINDS = ("raw-article", "enriched-article", "alert", "trend-alert", "dead-letter")
 
 
 @functools.cache

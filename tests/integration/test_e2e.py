@@ -103,7 +103,8 @@ def test_seed_article_becomes_exactly_one_alert(kafka_bootstrap: str, tmp_path: 
     assert metric_value(worker_metrics, "newsmon_articles_duplicates_total") == len(raw) - len(
         expected_ids)
     assert metric_value(worker_metrics, "newsmon_articles_enriched_total") == len(expected_ids)
-    assert metric_value(worker_metrics, "newsmon_alerts_total") == len(alerts)
+    assert metric_value(worker_metrics, 'newsmon_alerts_total{rule="tension-threshold"}') == len(
+        alerts)
     assert "newsmon_faust_messages_received_total" in worker_metrics
 
     # The offline command runs the same code: same entities and score for the seed record.
