@@ -42,6 +42,7 @@ class Settings:
     rules_file: Path | None = None
     trend_window_seconds: int = 3600
     sweep_seconds: float = 30.0
+    analysis_processes: int = 1
     trend_baseline_windows: int = 24
     trend_z: float = 3.0
     trend_min_volume: int = 5
@@ -101,6 +102,8 @@ class Settings:
                                                d.trend_baseline_windows)),
             trend_z=float(env.get("NEWSMON_TREND_Z", d.trend_z)),
             sweep_seconds=float(env.get("NEWSMON_SWEEP_SECONDS", d.sweep_seconds)),
+            analysis_processes=int(env.get("NEWSMON_ANALYSIS_PROCESSES",
+                                           d.analysis_processes)),
             trend_min_volume=int(env.get("NEWSMON_TREND_MIN_VOLUME", d.trend_min_volume)),
             ner_lead_chars=int(env.get("NEWSMON_NER_LEAD_CHARS", d.ner_lead_chars)),
             kafka_security=security,

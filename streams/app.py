@@ -27,9 +27,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import multiprocessing
 import signal
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
 import faust
@@ -50,6 +52,7 @@ from newsmon.records import (
 )
 from newsmon.rules import RuleBook, evaluate
 from newsmon.settings import Settings
+from streams import analysis_pool
 
 log = logging.getLogger(__name__)
 
@@ -136,14 +139,22 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
     stream_time: dict[str, float] = {}
     reload_requested = asyncio.Event()
     window = settings.dedup_window_hours * 3600
-    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analysis")
-    state: dict[str, Analyzer] = {}
-
-    def get_analyzer() -> Analyzer:
-        if "a" not in state:
-            state["a"] = analyzer if analyzer is not None else Analyzer.configured(
-                settings.lexicon_file, settings.ner_lead_chars)
-        return state["a"]
+    procs = settings.analysis_processes if analyzer is None else 0
+    executor: Executor
+    if procs > 0:
+        # spawn, not fork: the worker already runs threads (aiokafka, the web server).
+        executor = ProcessPoolExecutor(
+            max_workers=procs, mp_context=multiprocessing.get_context("spawn"),
+            initializer=analysis_pool.init,
+            initargs=(settings.lexicon_file, settings.ner_lead_chars or None))
+        enrich_many: Callable[..., list[dict[str, Any]]] = analysis_pool.enrich_many
+        enrich_one: Callable[..., dict[str, Any]] = analysis_pool.enrich_one
+    else:
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analysis")
+        local = analyzer if analyzer is not None else Analyzer.configured(
+            settings.lexicon_file, settings.ner_lead_chars)
+        enrich_many, enrich_one = local.enrich_many, local.enrich
+    lanes = max(1, procs)
 
     async def dead_letter(stage: str, exc: BaseException, value: Any, key: Any,
                           event: faust.types.EventT[Any] | None = None) -> None:
@@ -206,9 +217,7 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
                     continue
                 keys = band_keys(signature(text))
                 pending[raw.id] = {"raw": value.decode("utf-8"), "keys": keys, "t": now}
-                for band in keys:
-                    await bands_topic.send(key=band.encode(), value=dumps(
-                        {"type": "probe", "id": raw.id, "t": now}))
+                await send_to_bands(keys, {"type": "probe", "id": raw.id, "t": now})
             except Exception as exc:  # noqa: BLE001
                 await dead_letter("sign", exc, value, key, event)
                 continue
@@ -231,21 +240,25 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
                 continue
             try:
                 msg = loads(value)
-                band = key.decode("utf-8")
                 now = time.time()
-                members = [m for m in (band_table.get(band) or []) if now - m[2] < window]
-                if msg["type"] == "story":
-                    for m in members:
-                        if m[0] == msg["id"]:
-                            m[1] = msg["story"]
-                    band_table[band] = members
-                    continue
-                cands = [m for m in members if m[0] != msg["id"]]
-                if not any(m[0] == msg["id"] for m in members):
-                    members.append([msg["id"], msg["id"], msg["t"]])
-                band_table[band] = members[-BAND_MEMBERS:]
-                await bandhits_topic.send(key=msg["id"].encode(), value=dumps(
-                    {"id": msg["id"], "band": band, "cands": cands}))
+                answers: dict[str, list[Any]] = {}
+                for band in msg["bands"]:
+                    if not mine(band, event.message.partition):
+                        raise ValueError(f"band {band} sent to the wrong partition")
+                    members = [m for m in (band_table.get(band) or []) if now - m[2] < window]
+                    if msg["type"] == "story":
+                        for m in members:
+                            if m[0] == msg["id"]:
+                                m[1] = msg["story"]
+                        band_table[band] = members
+                        continue
+                    answers[band] = [m for m in members if m[0] != msg["id"]]
+                    if not any(m[0] == msg["id"] for m in members):
+                        members.append([msg["id"], msg["id"], msg["t"]])
+                    band_table[band] = members[-BAND_MEMBERS:]
+                if answers:
+                    await bandhits_topic.send(key=msg["id"].encode(), value=dumps(
+                        {"id": msg["id"], "answers": answers}))
             except Exception as exc:  # noqa: BLE001
                 await dead_letter("bands", exc, value, key, event)
 
@@ -266,13 +279,14 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
                 if park is None:
                     continue  # already released (a redelivered band answer)
                 h = hits.get(aid) or {"bands": [], "shared": {}, "stories": {}, "order": {}}
-                if msg["band"] in h["bands"]:
-                    continue
-                h["bands"].append(msg["band"])
-                for cid, story, t in msg["cands"]:
-                    h["shared"][cid] = h["shared"].get(cid, 0) + 1
-                    h["stories"][cid] = story
-                    h["order"][cid] = t
+                for band, cands in msg["answers"].items():
+                    if band in h["bands"]:
+                        continue  # a redelivered answer
+                    h["bands"].append(band)
+                    for cid, story, t in cands:
+                        h["shared"][cid] = h["shared"].get(cid, 0) + 1
+                        h["stories"][cid] = story
+                        h["order"][cid] = t
                 if len(h["bands"]) < BANDS:
                     hits[aid] = h
                     continue
@@ -320,11 +334,23 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
         if match.duplicate_of:
             metrics.duplicates.labels("near").inc()
         if match.story_id != aid:
-            for band in park["keys"]:
-                await bands_topic.send(key=band.encode(), value=dumps(
-                    {"type": "story", "id": aid, "story": match.story_id}))
+            await send_to_bands(park["keys"], {"type": "story", "id": aid,
+                                               "story": match.story_id})
         pending.pop(aid, None)
         hits.pop(aid, None)
+
+    async def send_to_bands(keys: list[str], msg: dict[str, Any]) -> None:
+        """One message per partition of the bands topic, naming that partition's bands:
+        ~20 band probes cost at most ``partitions`` messages, not 20."""
+        by_part: dict[int, list[str]] = {}
+        for band in keys:
+            by_part.setdefault(partition_of(band), []).append(band)
+        for part, bands_here in by_part.items():
+            await bands_topic.send(key=None, partition=part,
+                                   value=dumps({**msg, "bands": bands_here}))
+
+    def partition_of(key: str) -> int:
+        return int((murmur2(key.encode()) & 0x7FFFFFFF) % settings.partitions)
 
     def mine(key: str, partition: int) -> bool:
         """Does ``key`` live in ``partition``? (Faust writes a table's changelog to the
@@ -403,14 +429,19 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
                 continue
             t0 = time.perf_counter()
             try:
-                articles = await loop.run_in_executor(executor, get_analyzer().enrich_many,
-                                                      raws, near)
+                # One chunk per analysis process, in parallel; order kept.
+                chunks = [(raws[i::lanes], near[i::lanes]) for i in range(lanes)
+                          if raws[i::lanes]]
+                done = await asyncio.gather(*(loop.run_in_executor(executor, enrich_many, r, n)
+                                              for r, n in chunks))
+                by_id = {a["id"]: a for part in done for a in part}
+                articles = [by_id[r.id] for r in raws if r.id in by_id]
             except Exception:  # noqa: BLE001 - isolate the record that fails
                 articles = []
                 for raw, m in zip(raws, near, strict=True):
                     try:
                         articles.append(await loop.run_in_executor(
-                            executor, get_analyzer().enrich, raw, m))
+                            executor, enrich_one, raw, m))
                     except Exception as exc:  # noqa: BLE001
                         await dead_letter("enrich", exc, dumps(raw.to_dict()),
                                           raw.id.encode())
@@ -427,7 +458,10 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
 
     @app.task  # type: ignore[untyped-decorator]
     async def warm_up() -> None:
-        await asyncio.get_running_loop().run_in_executor(executor, get_analyzer)
-        log.info("analysis model loaded")
+        if procs > 0:
+            loop = asyncio.get_running_loop()
+            await asyncio.gather(*(loop.run_in_executor(executor, analysis_pool.ready)
+                                   for _ in range(procs)))
+        log.info("analysis ready (%s)", f"{procs} processes" if procs else "in-process thread")
 
     return app

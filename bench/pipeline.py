@@ -1,0 +1,336 @@
+"""End-to-end benchmark on the real local broker: newsmon vs the obvious pipeline vs a
+passthrough, latency at half the sustained rate, per-stage costs, memory over time.
+
+    .venv/bin/python -m bench.pipeline [--articles 600] [--small 50000]
+
+Prints one table (markdown). Full-text articles are built from the real texts in
+``../shared/data/pages/article-extraction-benchmark/ground-truth.json``: paragraphs of
+different pages are combined so every article is distinct, and 15 % of them are followed
+by a syndicated copy (dateline, footer, ...) that the pipeline must mark as a duplicate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from newsmon.analysis.canonical import article_id, canonical_url
+from newsmon.analysis.neardup import syndicated_copies
+from newsmon.kafka_local import ensure_kafka, free_port
+from newsmon.records import RawArticle, dumps
+from newsmon.settings import Settings
+from newsmon.topics import ensure_topics
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+TENSE = ("Troops mass on the border as the army warns of serious consequences. "
+         "Artillery fire and air strikes were reported overnight.")
+
+
+def build_articles(n: int, seed: int = 11, tense: bool = False) -> list[RawArticle]:
+    truth = json.loads((DATA / "pages/article-extraction-benchmark/ground-truth.json")
+                       .read_text("utf-8"))
+    paras = [p for v in truth.values() for p in v["articleBody"].split("\n") if len(p) > 200]
+    rng = random.Random(seed)
+    out: list[RawArticle] = []
+    i = 0
+    while len(out) < n:
+        body = "\n\n".join(rng.sample(paras, 6))
+        if tense:
+            body = TENSE + "\n\n" + body
+        url = f"https://bench.example/{seed}/{i}"
+        a = RawArticle(id=article_id(url), title=f"Bench story {i}: {body[:60]}", url=url,
+                       content=body)
+        out.append(a)
+        if rng.random() < 0.15 and len(out) < n:
+            kind, copy = rng.choice(list(syndicated_copies(body, rng)))
+            curl = f"https://copy.example/{seed}/{i}/{kind.replace(' ', '-')}"
+            out.append(RawArticle(id=article_id(curl), title=a.title, url=curl, content=copy))
+        i += 1
+    return out
+
+
+def env_for(bootstrap: str, tmp: Path, **extra: str) -> dict[str, str]:
+    uid = uuid.uuid4().hex[:8]
+    env = dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=bootstrap, NEWSMON_APP_ID=f"bench-{uid}",
+               NEWSMON_DATA_DIR=str(tmp / uid), NEWSMON_WORKER_METRICS_PORT=str(free_port()),
+               PYTHONUNBUFFERED="1")
+    for name in ("raw", "unique", "bands", "bandhits", "analyze", "stories", "countries",
+                 "articles", "alerts", "trend_alerts", "sweeps", "deadletter"):
+        env[f"NEWSMON_TOPIC_{name.upper()}"] = f"b{uid}.{name}"
+    env.update(extra)
+    return env
+
+
+async def produce(bootstrap: str, topic: str, raws: list[RawArticle],
+                  rate: float | None = None) -> dict[str, float]:
+    """Send ``raws`` (at ``rate`` per second if given); return id -> append time (s)."""
+    p = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks=1)
+    await p.start()
+    appended: dict[str, float] = {}
+    try:
+        t0 = time.monotonic()
+        futs = []
+        for i, r in enumerate(raws):
+            if rate:
+                delay = t0 + i / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            fut = await p.send(topic, dumps(r.to_dict()), key=r.id.encode())
+            futs.append((r.id, fut))
+        for rid, fut in futs:
+            md = await fut
+            appended[rid] = md.timestamp / 1000
+    finally:
+        await p.stop()
+    return appended
+
+
+async def consume_until(bootstrap: str, topic: str, n: int, timeout: float,
+                        key: Callable[[dict[str, Any]], str] = lambda r: r["id"]
+                        ) -> dict[str, float]:
+    """Read ``topic`` from the start until ``n`` distinct keys; return key -> arrival time."""
+    c = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                         auto_offset_reset="earliest", enable_auto_commit=False)
+    await c.start()
+    seen: dict[str, float] = {}
+    try:
+        deadline = time.monotonic() + timeout
+        parts: set[int] = set()
+        while not parts and time.monotonic() < deadline:
+            await c._client.force_metadata_update()
+            parts = c.partitions_for_topic(topic) or set()
+            await asyncio.sleep(0.2)
+        c.assign([TopicPartition(topic, p) for p in parts])
+        while len(seen) < n and time.monotonic() < deadline:
+            batch = await c.getmany(timeout_ms=200)
+            now = time.time()
+            for msgs in batch.values():
+                for m in msgs:
+                    seen.setdefault(key(json.loads(m.value)), now)
+    finally:
+        await c.stop()
+    return seen
+
+
+def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(cmd, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> int:
+    """SIGTERM; return the process's peak RSS in MB (VmHWM) read just before."""
+    hwm = 0
+    try:
+        for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                hwm = int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    return hwm
+
+
+def throughput(bootstrap: str, tmp: Path, raws: list[RawArticle], cmd: list[str],
+               out_topic_env: str = "NEWSMON_TOPIC_ARTICLES") -> tuple[float, int]:
+    """Pre-load the raw topic, start the process, time first to last output record."""
+    env = env_for(bootstrap, tmp)
+    asyncio.run(ensure_topics(Settings.from_env(env)))
+    asyncio.run(produce(bootstrap, env["NEWSMON_TOPIC_RAW"], raws))
+    proc = start(cmd, env, tmp / f"{env['NEWSMON_APP_ID']}.log")
+    try:
+        arrivals = asyncio.run(consume_until(bootstrap, env[out_topic_env], len(raws), 1800))
+    finally:
+        rss = stop(proc)
+    times = sorted(arrivals.values())
+    if len(times) < 2:
+        return 0.0, rss
+    return (len(times) - 1) / (times[-1] - times[0]), rss
+
+
+def passthrough(bootstrap: str, tmp: Path, raws: list[RawArticle]) -> float:
+    env = env_for(bootstrap, tmp)
+    asyncio.run(ensure_topics(Settings.from_env(env)))
+    asyncio.run(produce(bootstrap, env["NEWSMON_TOPIC_RAW"], raws))
+
+    async def run() -> float:
+        c = AIOKafkaConsumer(env["NEWSMON_TOPIC_RAW"], bootstrap_servers=bootstrap,
+                             group_id=f"pt-{uuid.uuid4().hex[:6]}", auto_offset_reset="earliest")
+        p = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+        await c.start()
+        await p.start()
+        n, t0, t1 = 0, 0.0, 0.0
+        try:
+            while n < len(raws):
+                batch = await c.getmany(timeout_ms=500)
+                for msgs in batch.values():
+                    for m in msgs:
+                        if not n:
+                            t0 = time.perf_counter()
+                        await p.send(env["NEWSMON_TOPIC_ARTICLES"], m.value, key=m.key)
+                        n += 1
+            await p.flush()
+            t1 = time.perf_counter()
+        finally:
+            await c.stop()
+            await p.stop()
+        return (n - 1) / (t1 - t0)
+
+    return asyncio.run(run())
+
+
+def latency(bootstrap: str, tmp: Path, rate: float, n: int) -> tuple[float, float, float, int]:
+    env = env_for(bootstrap, tmp)
+    asyncio.run(ensure_topics(Settings.from_env(env)))
+    proc = start([sys.executable, "-m", "newsmon.cli", "worker"], env, tmp / "lat.log")
+    try:
+        warm = build_articles(20, seed=99, tense=True)
+        asyncio.run(produce(bootstrap, env["NEWSMON_TOPIC_RAW"], warm))
+        asyncio.run(consume_until(bootstrap, env["NEWSMON_TOPIC_ALERTS"], len(warm), 300,
+                                  key=lambda r: r["article_id"]))
+        raws = [r for r in build_articles(n, seed=5, tense=True) if "copy" not in (r.url or "")]
+
+        async def both() -> tuple[dict[str, float], dict[str, float]]:
+            consumer = asyncio.create_task(consume_until(
+                bootstrap, env["NEWSMON_TOPIC_ALERTS"], len(warm) + len(raws), 600,
+                key=lambda r: r["article_id"]))
+            appended = await produce(bootstrap, env["NEWSMON_TOPIC_RAW"], raws, rate)
+            return appended, await consumer
+
+        appended, arrived = asyncio.run(both())
+    finally:
+        stop(proc)
+    lat = sorted(arrived[k] - appended[k] for k in appended if k in arrived)
+    if not lat:
+        return 0.0, 0.0, 0.0, 0
+    q = statistics.quantiles(lat, n=100)
+    return q[49] * 1000, q[94] * 1000, q[98] * 1000, len(lat)
+
+
+def stage_costs(raws: list[RawArticle]) -> list[tuple[str, float]]:
+    from connectors.parse import parse_feed
+    from newsmon.analysis.entities import EntityExtractor
+    from newsmon.analysis.neardup import LSHIndex
+    from newsmon.analysis.pipeline import article_text, near_dup_text
+    from newsmon.analysis.tension import load_lexicon, score_tension
+
+    def per(fn: Callable[[], object], n: int) -> float:
+        t0 = time.perf_counter()
+        fn()
+        return (time.perf_counter() - t0) / n * 1000
+
+    feed = (DATA / "feeds/real/rss-parser/guardian.rss").read_bytes()
+    n_entries = len(parse_feed(feed, "https://x/", "t").entries)
+    lex = load_lexicon()
+    ext = EntityExtractor()
+    texts = [article_text(r) for r in raws]
+    ext.extract_many([t.full() for t in texts[:5]])
+    idx = LSHIndex()
+    rows = [
+        ("canonical URL + id", per(lambda: [article_id(canonical_url(r.url or "")) for r in raws],
+                                   len(raws))),
+        ("feed parse (per entry, Guardian RSS)",
+         per(lambda: [parse_feed(feed, "https://x/", "t") for _ in range(5)], 5 * n_entries)),
+        ("MinHash + LSH lookup", per(lambda: [idx.add(r.id, near_dup_text(r)) for r in raws],
+                                     len(raws))),
+        ("entities", per(lambda: ext.extract_many([t.full() for t in texts]), len(raws))),
+        ("tension", per(lambda: [score_tension(lex, t.fields()) for t in texts], len(raws))),
+        ("serialisation (orjson, raw record)",
+         per(lambda: [dumps(r.to_dict()) for r in raws], len(raws))),
+    ]
+    return rows
+
+
+def memory_over_time(bootstrap: str, tmp: Path, n: int, samples: int = 10) -> list[int]:
+    env = env_for(bootstrap, tmp, NEWSMON_DEDUP_WINDOW_HOURS=str(60 / 3600),
+                  NEWSMON_SWEEP_SECONDS="5", NEWSMON_NER_LEAD_CHARS="300")
+    asyncio.run(ensure_topics(Settings.from_env(env)))
+    proc = start([sys.executable, "-m", "newsmon.cli", "worker"], env, tmp / "mem.log")
+    rss: list[int] = []
+    try:
+        step = n // samples
+        for s in range(samples):
+            raws = [RawArticle(id=article_id(f"https://small.example/{s}/{i}"),
+                               title=f"Small item {s}-{i} about the markets",
+                               summary=f"Short summary number {i} of batch {s}; prices moved.")
+                    for i in range(step)]
+            asyncio.run(produce(bootstrap, env["NEWSMON_TOPIC_RAW"], raws))
+            asyncio.run(consume_until(bootstrap, env["NEWSMON_TOPIC_ARTICLES"],
+                                      (s + 1) * step, 3600))
+            status = Path(f"/proc/{proc.pid}/status").read_text()
+            rss.append(next(int(x.split()[1]) // 1024 for x in status.splitlines()
+                            if x.startswith("VmRSS:")))
+            print(f"  memory: {(s + 1) * step} small articles, worker RSS {rss[-1]} MB",
+                  file=sys.stderr, flush=True)
+    finally:
+        stop(proc)
+    return rss
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--articles", type=int, default=600)
+    ap.add_argument("--small", type=int, default=50_000,
+                    help="small articles for the memory-over-time run (0 skips it)")
+    args = ap.parse_args()
+    raws = build_articles(args.articles)
+    rows: list[tuple[str, str]] = []
+    with ensure_kafka() as bootstrap, tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+
+        def note(name: str, value: str) -> None:
+            rows.append((name, value))
+            print(f"  {name}: {value}", file=sys.stderr, flush=True)
+
+        ours, rss = throughput(bootstrap, tmp, raws,
+                               [sys.executable, "-m", "newsmon.cli", "worker"])
+        note(f"newsmon end to end, {len(raws)} full-text articles", f"{ours:.1f} articles/s")
+        note("newsmon worker peak RSS", f"{rss} MB")
+        obvious, _ = throughput(bootstrap, tmp, raws, [sys.executable, "-m", "bench.obvious"])
+        note("obvious pipeline (spaCy full + regex loop)", f"{obvious:.1f} articles/s")
+        note("newsmon / obvious", f"{ours / obvious:.2f}x" if obvious else "-")
+        ceiling = passthrough(bootstrap, tmp, raws)
+        note("passthrough ceiling (aiokafka consume->produce)", f"{ceiling:.0f} records/s")
+        note("newsmon / passthrough", f"{ours / ceiling:.3f}")
+        off, _ = throughput(bootstrap, tmp, [RawArticle(id=r.id, title=r.title, url=r.url)
+                                              for r in raws],
+                            [sys.executable, "-m", "newsmon.cli", "worker"])
+        note("newsmon, titles only (analysis nearly off)", f"{off:.1f} articles/s")
+        note("framework overhead: titles-only / passthrough", f"{off / ceiling:.3f}")
+        rate = max(1.0, ours / 2)
+        p50, p95, p99, n = latency(bootstrap, tmp, rate, min(300, args.articles))
+        note(f"raw append -> alert latency at {rate:.0f}/s ({n} alerts)",
+             f"p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms")
+        for name, ms in stage_costs(raws[:150]):
+            note(f"stage: {name}", f"{ms:.3f} ms/article")
+        if args.small:
+            rss_series = memory_over_time(bootstrap, tmp, args.small)
+            note(f"worker RSS over {args.small} small articles (10 samples)",
+                 " ".join(f"{x}" for x in rss_series) + " MB")
+    print("| measure | result |\n|---|---|")
+    for name, value in rows:
+        print(f"| {name} | {value} |")
+
+
+if __name__ == "__main__":
+    main()
