@@ -54,8 +54,9 @@ def build_articles(n: int, seed: int = 11, tense: bool = False) -> list[RawArtic
         if tense:
             body = TENSE + "\n\n" + body
         url = f"https://bench.example/{seed}/{i}"
-        a = RawArticle(id=article_id(url), title=f"Bench story {i}: {body[:60]}", url=url,
-                       content=body)
+        title = (f"Army masses troops and shells border towns, story {i}" if tense
+                 else f"Bench story {i}: {body[:60]}")
+        a = RawArticle(id=article_id(url), title=title, url=url, content=body)
         out.append(a)
         if rng.random() < 0.15 and len(out) < n:
             kind, copy = rng.choice(list(syndicated_copies(body, rng)))
@@ -102,9 +103,10 @@ async def produce(bootstrap: str, topic: str, raws: list[RawArticle],
 
 
 async def consume_until(bootstrap: str, topic: str, n: int, timeout: float,
-                        key: Callable[[dict[str, Any]], str] = lambda r: r["id"]
-                        ) -> dict[str, float]:
-    """Read ``topic`` from the start until ``n`` distinct keys; return key -> arrival time."""
+                        key: Callable[[dict[str, Any]], str] = lambda r: r["id"],
+                        idle: float | None = None) -> dict[str, float]:
+    """Read ``topic`` from the start until ``n`` distinct keys (or ``idle`` seconds without a
+    new one, once some arrived); return key -> arrival time."""
     c = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                          auto_offset_reset="earliest", enable_auto_commit=False)
     await c.start()
@@ -117,12 +119,18 @@ async def consume_until(bootstrap: str, topic: str, n: int, timeout: float,
             parts = c.partitions_for_topic(topic) or set()
             await asyncio.sleep(0.2)
         c.assign([TopicPartition(topic, p) for p in parts])
+        last_new = time.monotonic()
         while len(seen) < n and time.monotonic() < deadline:
+            if idle and seen and time.monotonic() - last_new > idle:
+                break
             batch = await c.getmany(timeout_ms=200)
             now = time.time()
             for msgs in batch.values():
                 for m in msgs:
-                    seen.setdefault(key(json.loads(m.value)), now)
+                    k = key(json.loads(m.value))
+                    if k not in seen:
+                        seen[k] = now
+                        last_new = time.monotonic()
     finally:
         await c.stop()
     return seen
@@ -204,16 +212,17 @@ def latency(bootstrap: str, tmp: Path, rate: float, n: int) -> tuple[float, floa
     asyncio.run(ensure_topics(Settings.from_env(env)))
     proc = start([sys.executable, "-m", "newsmon.cli", "worker"], env, tmp / "lat.log")
     try:
-        warm = build_articles(20, seed=99, tense=True)
+        warm = [r for r in build_articles(20, seed=99, tense=True)
+                if "copy" not in (r.url or "")]
         asyncio.run(produce(bootstrap, env["NEWSMON_TOPIC_RAW"], warm))
         asyncio.run(consume_until(bootstrap, env["NEWSMON_TOPIC_ALERTS"], len(warm), 300,
-                                  key=lambda r: r["article_id"]))
+                                  key=lambda r: r["article_id"], idle=30))
         raws = [r for r in build_articles(n, seed=5, tense=True) if "copy" not in (r.url or "")]
 
         async def both() -> tuple[dict[str, float], dict[str, float]]:
             consumer = asyncio.create_task(consume_until(
                 bootstrap, env["NEWSMON_TOPIC_ALERTS"], len(warm) + len(raws), 600,
-                key=lambda r: r["article_id"]))
+                key=lambda r: r["article_id"], idle=30))
             appended = await produce(bootstrap, env["NEWSMON_TOPIC_RAW"], raws, rate)
             return appended, await consumer
 
@@ -292,7 +301,11 @@ def main() -> None:
     ap.add_argument("--articles", type=int, default=600)
     ap.add_argument("--small", type=int, default=50_000,
                     help="small articles for the memory-over-time run (0 skips it)")
+    ap.add_argument("--sections", default="throughput,latency,stages,memory",
+                    help="comma-separated: throughput, latency, stages, memory")
+    ap.add_argument("--rate", type=float, help="latency run rate (default: half the sustained)")
     args = ap.parse_args()
+    sections = set(args.sections.split(","))
     raws = build_articles(args.articles)
     rows: list[tuple[str, str]] = []
     with ensure_kafka() as bootstrap, tempfile.TemporaryDirectory() as tmp_name:
@@ -302,28 +315,32 @@ def main() -> None:
             rows.append((name, value))
             print(f"  {name}: {value}", file=sys.stderr, flush=True)
 
-        ours, rss = throughput(bootstrap, tmp, raws,
-                               [sys.executable, "-m", "newsmon.cli", "worker"])
-        note(f"newsmon end to end, {len(raws)} full-text articles", f"{ours:.1f} articles/s")
-        note("newsmon worker peak RSS", f"{rss} MB")
-        obvious, _ = throughput(bootstrap, tmp, raws, [sys.executable, "-m", "bench.obvious"])
-        note("obvious pipeline (spaCy full + regex loop)", f"{obvious:.1f} articles/s")
-        note("newsmon / obvious", f"{ours / obvious:.2f}x" if obvious else "-")
-        ceiling = passthrough(bootstrap, tmp, raws)
-        note("passthrough ceiling (aiokafka consume->produce)", f"{ceiling:.0f} records/s")
-        note("newsmon / passthrough", f"{ours / ceiling:.3f}")
-        off, _ = throughput(bootstrap, tmp, [RawArticle(id=r.id, title=r.title, url=r.url)
-                                              for r in raws],
-                            [sys.executable, "-m", "newsmon.cli", "worker"])
-        note("newsmon, titles only (analysis nearly off)", f"{off:.1f} articles/s")
-        note("framework overhead: titles-only / passthrough", f"{off / ceiling:.3f}")
-        rate = max(1.0, ours / 2)
-        p50, p95, p99, n = latency(bootstrap, tmp, rate, min(300, args.articles))
-        note(f"raw append -> alert latency at {rate:.0f}/s ({n} alerts)",
-             f"p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms")
-        for name, ms in stage_costs(raws[:150]):
-            note(f"stage: {name}", f"{ms:.3f} ms/article")
-        if args.small:
+        ours = args.rate * 2 if args.rate else 0.0
+        if "throughput" in sections:
+            ours, rss = throughput(bootstrap, tmp, raws,
+                                   [sys.executable, "-m", "newsmon.cli", "worker"])
+            note(f"newsmon end to end, {len(raws)} full-text articles", f"{ours:.1f} articles/s")
+            note("newsmon worker peak RSS", f"{rss} MB")
+            obvious, _ = throughput(bootstrap, tmp, raws, [sys.executable, "-m", "bench.obvious"])
+            note("obvious pipeline (spaCy full + regex loop)", f"{obvious:.1f} articles/s")
+            note("newsmon / obvious", f"{ours / obvious:.2f}x" if obvious else "-")
+            ceiling = passthrough(bootstrap, tmp, raws)
+            note("passthrough ceiling (aiokafka consume->produce)", f"{ceiling:.0f} records/s")
+            note("newsmon / passthrough", f"{ours / ceiling:.3f}")
+            off, _ = throughput(bootstrap, tmp, [RawArticle(id=r.id, title=r.title, url=r.url)
+                                                  for r in raws],
+                                [sys.executable, "-m", "newsmon.cli", "worker"])
+            note("newsmon, titles only (analysis nearly off)", f"{off:.1f} articles/s")
+            note("framework overhead: titles-only / passthrough", f"{off / ceiling:.3f}")
+        if "latency" in sections:
+            rate = max(1.0, ours / 2)
+            p50, p95, p99, n = latency(bootstrap, tmp, rate, min(300, args.articles))
+            note(f"raw append -> alert latency at {rate:.0f}/s ({n} alerts)",
+                 f"p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms")
+        if "stages" in sections:
+            for name, ms in stage_costs(raws[:150]):
+                note(f"stage: {name}", f"{ms:.3f} ms/article")
+        if "memory" in sections and args.small:
             rss_series = memory_over_time(bootstrap, tmp, args.small)
             note(f"worker RSS over {args.small} small articles (10 samples)",
                  " ".join(f"{x}" for x in rss_series) + " MB")

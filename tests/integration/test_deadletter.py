@@ -27,7 +27,7 @@ async def produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]
     await p.start()
     try:
         for key, value in records:
-            await p.send_and_wait(topic, value, key=key)
+            await p.send_and_wait(topic, value, key=key or None)
     finally:
         await p.stop()
 
@@ -41,13 +41,19 @@ def test_poison_records_go_to_deadletter_and_the_rest_flows(kafka_bootstrap: str
     asyncio.run(ensure_topics(Settings.from_env(env)))
     with worker(env, tmp_path / "worker.log") as proc:
         asyncio.run(produce(kafka_bootstrap, env["NEWSMON_TOPIC_RAW"], records))
+        # A record that makes a later stage raise: a band probe without its bands.
+        asyncio.run(produce(kafka_bootstrap, env["NEWSMON_TOPIC_BANDS"],
+                            [(b"", b'{"type": "probe", "id": "x"}')]))
         dead = read_topic(kafka_bootstrap, env["NEWSMON_TOPIC_DEADLETTER"],
-                          lambda r: proc.poll() is not None or len(r) >= 3, timeout=120)
+                          lambda r: proc.poll() is not None or len(r) >= 4, timeout=120)
         articles = read_topic(kafka_bootstrap, env["NEWSMON_TOPIC_ARTICLES"],
                               lambda r: proc.poll() is not None or len(r) >= 1, timeout=120)
         text = metrics_text(int(env["NEWSMON_WORKER_METRICS_PORT"]))
-    assert len(dead) == 3, (tmp_path / "worker.log").read_text()[-2000:]
+    assert len(dead) == 4, (tmp_path / "worker.log").read_text()[-2000:]
     assert_valid("dead-letter", dead)
+    raised = [d for d in dead if d["stage"] == "bands"]
+    assert len(raised) == 1 and raised[0]["error_type"] == "KeyError"
+    dead = [d for d in dead if d["stage"] != "bands"]
     assert_valid("enriched-article", articles)
     originals = {base64.b64decode(d["original_b64"]) for d in dead}
     assert originals == set(POISON)
@@ -57,4 +63,4 @@ def test_poison_records_go_to_deadletter_and_the_rest_flows(kafka_bootstrap: str
     errors = " ".join(d["error"] for d in dead)
     assert "invalid JSON" in errors and "schema_version" in errors and "'id'" in errors
     assert [a["id"] for a in articles] == ["good-1"]
-    assert metric_value(text, "newsmon_deadletter_total") == 3
+    assert metric_value(text, "newsmon_deadletter_total") == 4
