@@ -8,6 +8,7 @@ anything itself.
 from __future__ import annotations
 
 import calendar
+import logging
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from newsmon.analysis.canonical import article_id
 from newsmon.records import RawArticle
 
 MAX_FIELD_CHARS = 200_000
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,30 +83,23 @@ def parse_feed(body: bytes, feed_url: str, fetched_at: str,
     json_feed = _json_feed(body)
     if json_feed is not None:
         return _parse_json_feed(json_feed, feed_url, fetched_at, source)
-    parsed = feedparser.parse(body, response_headers=response_headers,
-                              sanitize_html=True, resolve_relative_uris=True)
+    try:
+        parsed = feedparser.parse(body, response_headers=response_headers,
+                                  sanitize_html=True, resolve_relative_uris=True)
+    except Exception as exc:  # noqa: BLE001 - feedparser has crash bugs on hostile input
+        return ParsedFeed(entries=[], format="unknown", encoding="unknown", title="", bozo=True,
+                          bozo_reason=f"parser crashed: {type(exc).__name__}: {exc}",
+                          ttl_seconds=None)
     feed = parsed.get("feed", {})
     feed_title = _text(feed.get("title")).strip()
     base = feed_url
     entries: list[RawArticle] = []
     for entry in parsed.get("entries") or []:
-        link = _safe_link(entry.get("link"), base)
-        guid = entry.get("id") if isinstance(entry.get("id"), str) else None
-        title = _text(entry.get("title")).strip()
-        published = _iso(dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed"))
-        entries.append(RawArticle(
-            id=article_id(link, guid, title or _text(entry.get("summary"))[:200]),
-            url=link,
-            title=title,
-            summary=_text(entry.get("summary")),
-            content=_text(_content(entry)),
-            published=published or fetched_at,
-            published_is_fetch_time=published is None,
-            fetched_at=fetched_at,
-            feed_url=feed_url,
-            source=source or feed_title or urlsplit(feed_url).hostname,
-            guid=guid,
-        ))
+        try:
+            entries.append(_entry(entry, base, feed_url, fetched_at, source, feed_title))
+        except Exception as exc:  # noqa: BLE001 - one malformed entry never sinks the feed
+            log.warning("feed %s: skipped a malformed entry (%s: %s)", feed_url,
+                        type(exc).__name__, exc)
     ttl = feed.get("ttl")
     try:
         ttl_seconds = int(ttl) * 60 if ttl is not None else None
@@ -177,3 +172,24 @@ def _json_date(value: Any) -> str | None:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _entry(entry: Any, base: str, feed_url: str, fetched_at: str, source: str | None,
+           feed_title: str) -> RawArticle:
+    link = _safe_link(entry.get("link"), base)
+    guid = entry.get("id") if isinstance(entry.get("id"), str) else None
+    title = _text(entry.get("title")).strip()
+    published = _iso(dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed"))
+    return RawArticle(
+        id=article_id(link, guid, title or _text(entry.get("summary"))[:200]),
+        url=link,
+        title=title,
+        summary=_text(entry.get("summary")),
+        content=_text(_content(entry)),
+        published=published or fetched_at,
+        published_is_fetch_time=published is None,
+        fetched_at=fetched_at,
+        feed_url=feed_url,
+        source=source or feed_title or urlsplit(feed_url).hostname,
+        guid=guid,
+    )
