@@ -8,8 +8,8 @@ anything itself.
 from __future__ import annotations
 
 import calendar
-import logging
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
