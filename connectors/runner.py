@@ -37,7 +37,13 @@ from connectors.config import FeedList, FeedSpec
 from connectors.fetch import Fetcher, FetchResult
 from connectors.fulltext import FullTextFetcher
 from connectors.parse import ParsedFeed, parse_feed
-from connectors.schedule import FeedState, SchedulePolicy, next_interval
+from connectors.schedule import (
+    FeedState,
+    SchedulePolicy,
+    next_interval,
+    publishing_interval,
+    silent,
+)
 from connectors.state import StateStore
 from newsmon import metrics
 from newsmon.records import RawArticle, dumps, utcnow_iso
@@ -152,6 +158,7 @@ class FeedConnector:
     async def _loop(self, stop: asyncio.Event) -> None:
         inflight: dict[str, asyncio.Task[FeedOutcome]] = {}
         last_save = time.monotonic()
+        last_silence_check = 0.0
         while not stop.is_set():
             now = time.time()
             due = overdue = disabled = 0
@@ -169,6 +176,9 @@ class FeedConnector:
                         task.add_done_callback(functools.partial(_forget, inflight, url))
                 else:
                     soonest = min(soonest, st.next_due)
+            if time.monotonic() - last_silence_check > 60:
+                await self.check_silence(now)
+                last_silence_check = time.monotonic()
             metrics.feeds_due.set(due)
             metrics.feeds_overdue.set(overdue)
             metrics.feeds_disabled.set(disabled)
@@ -182,6 +192,31 @@ class FeedConnector:
             for t in pending:
                 t.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+
+    async def check_silence(self, now: float) -> int:
+        """Publish a silence alert for each feed quiet far longer than its usual gap."""
+        assert self.producer is not None, "start() first"
+        sent = 0
+        for url, st in self.states.items():
+            if not silent(st, now, self.policy):
+                continue
+            spec = self.specs.get(url)
+            key = "feed:" + hashlib.sha256(url.encode()).hexdigest()[:16]
+            aid = hashlib.sha256(f"silence\x00{key}\x00{st.last_new}".encode()).hexdigest()[:32]
+            record = {"schema_version": 1, "alert_id": aid, "kind": "silence", "key": key,
+                      "countries": [], "feed_url": url, "feed": spec.name if spec else "",
+                      "window_start": int(st.last_new or 0),
+                      "window_seconds": int(now - (st.last_new or now)), "value": 0.0,
+                      "baseline_mean": st.mean_gap or 0.0, "baseline_std": 0.0, "z": 0.0,
+                      "articles": 0, "created_at": utcnow_iso()}
+            await self.producer.send_and_wait(self.settings.topics.trend_alerts, dumps(record),
+                                              key=aid.encode())
+            st.silenced_at = now
+            metrics.alerts.labels("feed-silence").inc()
+            log.warning("feed %s silent for %.0fs (usual gap %.0fs)", url,
+                        now - (st.last_new or now), st.mean_gap or 0)
+            sent += 1
+        return sent
 
     def _host_sem(self, url: str) -> asyncio.Semaphore:
         host = (urlsplit(url).hostname or "").lower()
@@ -293,6 +328,12 @@ class FeedConnector:
                 acked.append(entry.id)
         keep = max(self.policy.seen_per_feed, 2 * len(entries))
         state.remember(acked, keep)
+        if acked:
+            state.last_new = time.time()
+            gap = publishing_interval([e.published for e in entries
+                                       if e.published and not e.published_is_fetch_time])
+            if gap is not None:
+                state.mean_gap = 2 * gap
         metrics.articles_published.inc(len(acked))
         metrics.stage_seconds.labels("publish").observe(
             (time.perf_counter() - t0) / max(1, len(fresh)))

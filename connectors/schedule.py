@@ -35,6 +35,8 @@ class SchedulePolicy:
     max_interval: float = 6 * 3600.0
     error_base: float = 60.0
     seen_per_feed: int = 500
+    silence_factor: float = 6.0       # quiet for this many usual gaps ...
+    silence_min: float = 6 * 3600.0   # ... and at least this long: a silence alert
 
 
 @dataclass(slots=True)
@@ -50,6 +52,9 @@ class FeedState:
     last_outcome: str | None = None
     last_ok: float | None = None
     body_hash: str | None = None      # to skip parsing a body identical to the last one
+    last_new: float | None = None     # when new entries were last published
+    mean_gap: float | None = None     # the feed's usual gap between entries (seconds)
+    silenced_at: float | None = None  # when a silence alert was last sent
     seen: list[str] = field(default_factory=list)
 
     @property
@@ -123,3 +128,13 @@ def next_interval(policy: SchedulePolicy, spec: FeedSpec, state: FeedState, outc
     if retry_after is not None:
         wait = max(wait, min(retry_after, 24 * 3600.0))
     return wait
+
+
+def silent(state: FeedState, now: float, policy: SchedulePolicy) -> bool:
+    """A feed that usually publishes has been quiet far longer than usual (alert once)."""
+    if state.disabled or state.last_new is None or state.mean_gap is None:
+        return False
+    if state.silenced_at is not None and state.silenced_at >= state.last_new:
+        return False
+    return now - state.last_new > max(policy.silence_factor * state.mean_gap,
+                                      policy.silence_min)

@@ -18,6 +18,7 @@ from newsmon.settings import Settings, Topics
 from newsmon.topics import ensure_topics
 from tests.integration.misbehaving import misbehaving_server
 from tests.integration.procs import read_all
+from tests.schemas import assert_valid
 
 pytestmark = pytest.mark.integration
 
@@ -108,3 +109,26 @@ async def test_scheduler_loop_polls_due_feeds_and_stops_cleanly(kafka_bootstrap:
     assert srv.hits["/429"] == 1  # Retry-After: 120 keeps it away
     saved = StateStore(tmp_path / "st.json").load()
     assert saved[srv.base + "/429"].next_due > saved[srv.base + "/good"].next_due + 60
+
+
+async def test_feed_silence_alert(kafka_bootstrap: str, tmp_path: Path) -> None:
+    s = settings_for(kafka_bootstrap, tmp_path)
+    await ensure_topics(s)
+    async with misbehaving_server() as srv:
+        c = FeedConnector(s, FeedList([FeedSpec(srv.base + "/good", name="good")]),
+                          state_path=tmp_path / "st.json",
+                          fetcher=Fetcher(policy=AddressPolicy.from_strings(["127.0.0.1/32"])),
+                          policy=SchedulePolicy(silence_factor=2, silence_min=1))
+        await c.start()
+        try:
+            await c.poll_once()
+            st = c.states[srv.base + "/good"]
+            assert st.mean_gap == 3600 and st.last_new is not None  # items an hour apart
+            assert await c.check_silence(st.last_new + 60) == 0
+            assert await c.check_silence(st.last_new + 3 * 7200) == 1
+            assert await c.check_silence(st.last_new + 4 * 7200) == 0  # once
+        finally:
+            await c.stop()
+    recs = await asyncio.to_thread(read_all, kafka_bootstrap, s.topics.trend_alerts)
+    assert [(r["kind"], r["feed"]) for r in recs] == [("silence", "good")]
+    assert_valid("trend-alert", recs)

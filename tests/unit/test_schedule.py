@@ -70,3 +70,17 @@ def test_shards_split_without_overlap() -> None:
     assert sorted(urls) == sorted(f.url for f in feeds)
     assert all(60 < len(p) < 140 for p in parts)
     assert in_shard("x", 0, 1)
+
+
+def test_feed_silence_once_after_a_long_quiet() -> None:
+    from connectors.schedule import silent
+
+    p = SchedulePolicy(silence_factor=6, silence_min=3600)
+    st = FeedState("u", last_new=1000.0, mean_gap=600.0)
+    assert not silent(st, 1000.0 + 3000, p)  # quiet, but not for long
+    assert silent(st, 1000.0 + 4000, p)
+    st.silenced_at = 5000.0
+    assert not silent(st, 9000.0, p)  # said once
+    st.last_new = 9500.0  # it published again ... and went quiet again
+    assert silent(st, 9500.0 + 4000, p)
+    assert not silent(FeedState("v"), 1e9, p)  # never published: nothing usual to miss
