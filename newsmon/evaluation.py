@@ -129,7 +129,8 @@ def eval_entities(data: Path) -> list[tuple[str, str, str]]:
     gold = load_wikigold(data / "ner/wikigold/wikigold.conll.txt")
     texts = benchmark_texts(data)
     rows = []
-    for name, finder in (("newsmon (model on lead + propagation)", SpacyMentionFinder()),
+    for name, finder in (("newsmon (lead + propagation + second pass)", SpacyMentionFinder()),
+                         ("newsmon, no second pass", SpacyMentionFinder(second_pass=False)),
                          ("spaCy small, full text", SpacyMentionFinder(lead_chars=None))):
         p, r, f = prf(predicted_sets(finder, [d.text for d in gold]), [d.entities for d in gold])
         finder.find(texts[:5])  # warm up

@@ -243,15 +243,18 @@ class SpacyMentionFinder:
     the people among them, and every country name, alias and demonym are then
     found in the rest of the text with one compiled regex pass each. News puts
     its actors in the lead, so this keeps most of the model's document-level
-    quality at a fraction of its cost; ``lead_chars=None`` runs the model on
-    the whole text (capped at ``MAX_CHARS``).
+    quality at a fraction of its cost. A second pass (``second_pass``) runs the
+    model on just the tail sentences holding capitalised words that nothing
+    above explained: the new names that appear after the lead.
+    ``lead_chars=None`` runs the model on the whole text (capped at ``MAX_CHARS``).
     """
 
     def __init__(self, model: str | None = None, batch_size: int = 16,
-                 lead_chars: int | None = 1500) -> None:
+                 lead_chars: int | None = 1500, second_pass: bool = True) -> None:
         self.nlp = load_spacy_model(model)
         self.batch_size = batch_size
         self.lead_chars = lead_chars
+        self.second_pass = second_pass
 
     def _lead_end(self, text: str) -> int:
         if self.lead_chars is None or len(text) <= self.lead_chars:
@@ -266,16 +269,46 @@ class SpacyMentionFinder:
         ends = [self._lead_end(t) for t in texts]
         docs = self.nlp.pipe((t[:e] for t, e in zip(texts, ends, strict=True)),
                              batch_size=self.batch_size)
-        out = []
-        for text, end, doc in zip(texts, ends, docs, strict=True):
+        out: list[list[Mention]] = []
+        todo: list[tuple[int, int, int]] = []  # (doc index, sentence start, sentence end)
+        for i, (text, end, doc) in enumerate(zip(texts, ends, docs, strict=True)):
             mentions = [Mention(e.text, e.label_, e.start_char) for e in doc.ents]
             if end < len(text):
-                mentions.extend(propagate(text, end, mentions))
+                unexplained: list[int] = []
+                mentions.extend(propagate(text, end, mentions, unexplained))
+                if unexplained and self.second_pass:
+                    todo.extend((i, a, b) for a, b in _sentences_with(text, end, unexplained))
             out.append(mentions)
+        if todo:
+            # Second pass: the model reads only the tail sentences whose capitalised
+            # words nothing above explained (new names after the lead).
+            sents = self.nlp.pipe((texts[i][a:b] for i, a, b in todo),
+                                  batch_size=self.batch_size * 4)
+            for (i, a, _), sent in zip(todo, sents, strict=True):
+                have = {(m.start, m.start + len(m.text)) for m in out[i]}
+                for e in sent.ents:
+                    s0, s1 = a + e.start_char, a + e.end_char
+                    if not any(x < s1 and s0 < y for x, y in have):
+                        out[i].append(Mention(e.text, e.label_, s0))
         return out
 
 
 _NAME_LABELS = ("PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT")
+
+
+def _sentences_with(text: str, start: int, positions: list[int]) -> list[tuple[int, int]]:
+    """The sentences of ``text[start:]`` (absolute spans) that contain any of ``positions``."""
+    from newsmon.analysis.text import sentence_spans
+
+    spans = [(start + a, start + b) for a, b in sentence_spans(text[start:])]
+    out: list[tuple[int, int]] = []
+    j = 0
+    for pos in sorted(positions):
+        while j < len(spans) and spans[j][1] <= pos:
+            j += 1
+        if j < len(spans) and spans[j][0] <= pos and (not out or out[-1] != spans[j]):
+            out.append(spans[j])
+    return out
 
 
 @lru_cache(maxsize=1)
@@ -290,8 +323,12 @@ def _gazetteer() -> tuple[re.Pattern[str], dict[str, str]]:
     return re.compile(rf"(?<![\w-])(?:{pattern})(?![\w-])"), names
 
 
-def propagate(text: str, start: int, lead: Sequence[Mention]) -> list[Mention]:
-    """Mentions after ``start`` of names found in the lead, and of countries/demonyms."""
+def propagate(text: str, start: int, lead: Sequence[Mention],
+              unexplained: list[int] | None = None) -> list[Mention]:
+    """Mentions after ``start`` of names found in the lead, and of countries/demonyms.
+
+    Positions of capitalised phrases none of that explains go to ``unexplained``.
+    """
     labels: dict[str, str] = {}
     for mention in lead:
         if mention.label not in _NAME_LABELS:
@@ -328,6 +365,8 @@ def propagate(text: str, start: int, lead: Sequence[Mention]) -> list[Mention]:
         label = _guess_label(phrase, words, person_tokens)
         if label is not None:
             out.append(Mention(phrase, label, a))
+        elif unexplained is not None:
+            unexplained.append(a)
     return out
 
 
