@@ -63,6 +63,11 @@ SWEEP = b'{"type":"sweep"}'  # an event on every partition: expire old state, ch
 STUCK_AFTER = 600.0      # release a record whose band answers never all came
 
 
+async def ack_all(stream: faust.StreamT[bytes], events: list[Any]) -> None:
+    for event in events:
+        await stream.ack(event)
+
+
 def _event_time(article: dict[str, Any]) -> float:
     """The article's published time (epoch seconds), else now."""
     from datetime import datetime
@@ -414,10 +419,13 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
     @app.agent(analyze_topic, name="enrich")
     async def enrich(stream: faust.StreamT[bytes]) -> None:
         loop = asyncio.get_running_loop()
-        async for values in stream.take(ENRICH_BATCH, within=ENRICH_WITHIN):
+        # noack_take + manual acks: a batch cut short by a shutdown is not acked, so it
+        # is redelivered (``take`` acks its buffer even when the batch was cancelled).
+        async for events in stream.noack_take(  # type: ignore[attr-defined]
+                ENRICH_BATCH, within=ENRICH_WITHIN):
             raws: list[RawArticle] = []
             near: list[Match | None] = []
-            for value in values:
+            for value in (e.value for e in events):
                 try:
                     obj = loads(value)
                     raws.append(raw_from_dict(obj))
@@ -426,6 +434,7 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
                 except (RecordError, ValueError) as exc:
                     await dead_letter("decode", exc, value, None)
             if not raws:
+                await ack_all(stream, events)
                 continue
             t0 = time.perf_counter()
             try:
@@ -449,6 +458,7 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
             metrics.stage_seconds.labels("enrich").observe(per)
             for article in articles:
                 await publish(article)
+            await ack_all(stream, events)
 
     @app.task  # type: ignore[untyped-decorator]
     async def on_sighup() -> None:

@@ -23,7 +23,7 @@ from newsmon.rules import default_rules, evaluate
 from newsmon.settings import Settings
 from newsmon.topics import ensure_topics
 from tests.helpers import DATA
-from tests.integration.procs import isolated_env, read_topic
+from tests.integration.procs import isolated_env, read_all, read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 PLACES = ["Ukraine", "Russia", "Syria", "Iran", "Israel", "Taiwan", "China", "Sudan", "Mali",
@@ -133,7 +133,14 @@ def test_sigterm_under_load_exits_cleanly(kafka_bootstrap: str, tmp_path: Path) 
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
-    assert {a["id"] for a in done} >= {x.id for x in raws}
+    missing = {x.id for x in raws} - {a["id"] for a in done}
+    if missing:  # where did they stop? (diagnostics for the assertion below)
+        for topic in ("UNIQUE", "ANALYZE", "STORIES"):
+            seen = {r.get("id") for r in read_all(kafka_bootstrap, env[f"NEWSMON_TOPIC_{topic}"],
+                                                    settle=1.0)}
+            print(f"{topic}: {len(missing & seen)} of {len(missing)} missing ids present")
+        print((tmp_path / "worker.log").read_text()[-4000:])
+    assert not missing, f"{len(missing)} of {len(raws)} articles never enriched"
     dups = len(done) - len({a["id"] for a in done})
     print(f"\nSIGTERM stop in {took:.1f}s; {dups} records redelivered after the restart")
 
