@@ -15,10 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from newsmon.kafka_local import free_port
-from newsmon.records import loads
+from newsmon.records import RawArticle, dumps, loads
 
 
 def isolated_env(bootstrap: str, tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -129,3 +129,15 @@ def read_all(bootstrap: str, topic: str, settle: float = 3.0) -> list[dict[str, 
         return time.monotonic() - state["t"] > settle
 
     return read_topic(bootstrap, topic, done, timeout=60)
+
+
+async def produce_raws(bootstrap: str, topic: str, raws: list[RawArticle]) -> None:
+    """Publish raw articles keyed by id, as the connector does (idempotent, acks=all)."""
+    p = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all",
+                         linger_ms=5, request_timeout_ms=60000)
+    await p.start()
+    try:
+        futs = [await p.send(topic, dumps(r.to_dict()), key=r.id.encode()) for r in raws]
+        await asyncio.gather(*futs)
+    finally:
+        await p.stop()

@@ -10,27 +10,14 @@ import time
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from newsmon.kafka_local import LocalKafka
-from newsmon.records import RawArticle, dumps
 from newsmon.settings import Settings
 from newsmon.topics import ensure_topics
-from tests.integration.procs import isolated_env, read_topic, worker
+from tests.integration.procs import isolated_env, produce_raws, read_topic, worker
 from tests.integration.test_crash import articles
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-async def produce(bootstrap: str, topic: str, raws: list[RawArticle]) -> None:
-    p = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all",
-                         request_timeout_ms=60000)
-    await p.start()
-    try:
-        for r in raws:
-            await p.send_and_wait(topic, dumps(r.to_dict()), key=r.id.encode())
-    finally:
-        await p.stop()
 
 
 def test_broker_killed_and_paused(tmp_path: Path) -> None:
@@ -43,18 +30,18 @@ def test_broker_killed_and_paused(tmp_path: Path) -> None:
         raws = articles(300, seed=5)
         parts = [raws[:100], raws[100:200], raws[200:]]
         with worker(env, tmp_path / "worker.log") as proc:
-            asyncio.run(produce(bootstrap, env["NEWSMON_TOPIC_RAW"], parts[0]))
+            asyncio.run(produce_raws(bootstrap, env["NEWSMON_TOPIC_RAW"], parts[0]))
             read_topic(bootstrap, env["NEWSMON_TOPIC_ARTICLES"], lambda r: len(r) >= 20,
                        timeout=180)
             kafka.kill()  # mid-stream
             time.sleep(5)
             kafka.start()
-            asyncio.run(produce(bootstrap, env["NEWSMON_TOPIC_RAW"], parts[1]))
+            asyncio.run(produce_raws(bootstrap, env["NEWSMON_TOPIC_RAW"], parts[1]))
             assert kafka.proc is not None
             os.killpg(kafka.proc.pid, signal.SIGSTOP)  # longer than the request timeouts
             time.sleep(45)
             os.killpg(kafka.proc.pid, signal.SIGCONT)
-            asyncio.run(produce(bootstrap, env["NEWSMON_TOPIC_RAW"], parts[2]))
+            asyncio.run(produce_raws(bootstrap, env["NEWSMON_TOPIC_RAW"], parts[2]))
             out = read_topic(bootstrap, env["NEWSMON_TOPIC_ARTICLES"],
                              lambda r: proc.poll() is not None
                              or {a["id"] for a in r} >= {x.id for x in raws}, timeout=400)

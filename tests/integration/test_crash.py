@@ -14,16 +14,15 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from newsmon.analysis.canonical import article_id
 from newsmon.analysis.pipeline import Analyzer
-from newsmon.records import RawArticle, dumps
+from newsmon.records import RawArticle
 from newsmon.rules import default_rules, evaluate
 from newsmon.settings import Settings
 from newsmon.topics import ensure_topics
 from tests.helpers import DATA
-from tests.integration.procs import isolated_env, read_all, read_topic
+from tests.integration.procs import isolated_env, produce_raws, read_all, read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 PLACES = ["Ukraine", "Russia", "Syria", "Iran", "Israel", "Taiwan", "China", "Sudan", "Mali",
@@ -52,16 +51,6 @@ def articles(n: int, seed: int = 1) -> list[RawArticle]:
     return out
 
 
-async def produce(bootstrap: str, topic: str, raws: list[RawArticle]) -> None:
-    p = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=5)
-    await p.start()
-    try:
-        futs = [await p.send(topic, dumps(r.to_dict()), key=r.id.encode()) for r in raws]
-        await asyncio.gather(*futs)
-    finally:
-        await p.stop()
-
-
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "newsmon.cli", "worker"], env=env,
                             stdout=log.open("ab"), stderr=subprocess.STDOUT,
@@ -88,7 +77,7 @@ def test_worker_killed_repeatedly_loses_no_alert(kafka_bootstrap: str, tmp_path:
     try:
         while kills < 10:
             # New records arrive while the worker runs, and it dies in the middle of them.
-            asyncio.run(produce(kafka_bootstrap, env["NEWSMON_TOPIC_RAW"], chunks[kills]))
+            asyncio.run(produce_raws(kafka_bootstrap, env["NEWSMON_TOPIC_RAW"], chunks[kills]))
             time.sleep(rng.uniform(2, 9))
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
@@ -115,7 +104,7 @@ def test_sigterm_under_load_exits_cleanly(kafka_bootstrap: str, tmp_path: Path) 
     raws = articles(400, seed=2)
     log = tmp_path / "worker.log"
     proc = start_worker(env, log)
-    asyncio.run(produce(kafka_bootstrap, env["NEWSMON_TOPIC_RAW"], raws))
+    asyncio.run(produce_raws(kafka_bootstrap, env["NEWSMON_TOPIC_RAW"], raws))
     read_topic(kafka_bootstrap, env["NEWSMON_TOPIC_ARTICLES"], lambda r: len(r) >= 50,
                timeout=240)
     t0 = time.monotonic()

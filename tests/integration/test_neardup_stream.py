@@ -9,16 +9,15 @@ import time
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from newsmon.analysis.canonical import article_id
 from newsmon.analysis.neardup import syndicated_copies
 from newsmon.kafka_local import free_port
-from newsmon.records import RawArticle, dumps
+from newsmon.records import RawArticle
 from newsmon.settings import Settings
 from newsmon.topics import ensure_topics
 from tests.helpers import DATA
-from tests.integration.procs import isolated_env, metrics_text, read_topic, worker
+from tests.integration.procs import isolated_env, metrics_text, produce_raws, read_topic, worker
 from tests.schemas import assert_valid
 
 pytestmark = pytest.mark.integration
@@ -37,16 +36,6 @@ def wait_ready(envs: list[dict[str, str]], timeout: float = 90.0) -> None:
                 pass
             time.sleep(0.5)
     time.sleep(8)  # the group's second rebalance, when the later worker joins
-
-
-async def produce(bootstrap: str, topic: str, raws: list[RawArticle]) -> None:
-    p = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
-    await p.start()
-    try:
-        for r in raws:
-            await p.send_and_wait(topic, dumps(r.to_dict()), key=r.id.encode())
-    finally:
-        await p.stop()
 
 
 def test_copies_found_across_workers_and_a_restart(kafka_bootstrap: str, tmp_path: Path) -> None:
@@ -76,7 +65,7 @@ def test_copies_found_across_workers_and_a_restart(kafka_bootstrap: str, tmp_pat
 
     with worker(env, tmp_path / "w1.log") as w1, worker(env2, tmp_path / "w2.log") as w2:
         wait_ready([env, env2])
-        asyncio.run(produce(kafka_bootstrap, topics[0], originals))
+        asyncio.run(produce_raws(kafka_bootstrap, topics[0], originals))
         first = articles(len(originals), [w1, w2])
     assert len(first) == len(originals), (tmp_path / "w1.log").read_text()[-3000:]
     assert all(a["duplicate_of"] is None for a in first)  # no false duplicates
@@ -85,7 +74,7 @@ def test_copies_found_across_workers_and_a_restart(kafka_bootstrap: str, tmp_pat
     # Both workers stopped; new ones must restore the band tables from their changelogs.
     with worker(env, tmp_path / "w3.log") as w3, worker(env2, tmp_path / "w4.log") as w4:
         wait_ready([env, env2])
-        asyncio.run(produce(kafka_bootstrap, topics[0], [c for c, _ in copies]))
+        asyncio.run(produce_raws(kafka_bootstrap, topics[0], [c for c, _ in copies]))
         out = articles(len(originals) + len(copies), [w3, w4])
     assert_valid("enriched-article", out)
     by_id = {a["id"]: a for a in out}
