@@ -205,8 +205,8 @@ def type_mentions(mentions: Iterable[Mention]) -> list[TypedMention]:
             hit = country_of(surface)
             if hit is not None:
                 (country, canonical), etype = hit, "LOCATION"
-            elif etype == "ORG" and low in _regions():
-                etype = "LOCATION"  # "Crimea", "Gaza": the model often calls them ORG
+            elif etype in ("ORG", "PERSON") and low in _regions():
+                etype = "LOCATION"  # "Crimea", "Sahel": the model often calls them ORG/PERSON
         if etype == "LOCATION" and country is None:
             country = place_country(surface)
         out.append(TypedMention(surface, etype, canonical, country, label, start))
