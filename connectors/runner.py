@@ -307,7 +307,10 @@ class FeedConnector:
                        entries: Sequence[RawArticle]) -> int:
         assert self.producer is not None, "start() first"
         known = set(state.seen)
-        fresh = [e for e in dict((e.id, e) for e in entries).values() if e.id not in known]
+        first: dict[str, RawArticle] = {}
+        for e in entries:  # an entry repeated in one feed: keep its first occurrence
+            first.setdefault(e.id, e)
+        fresh = [e for e in first.values() if e.id not in known]
         metrics.feed_items.labels("new").inc(len(fresh))
         metrics.feed_items.labels("seen").inc(len(entries) - len(fresh))
         metrics.articles_fetched.inc(len(entries))
