@@ -79,6 +79,10 @@ country_articles = Counter("newsmon_country_articles_total",
 rules_loaded = Gauge("newsmon_rules_loaded", "Watchlist rules in force")
 rules_reload_errors = Counter("newsmon_rules_reload_errors_total",
                               "Rules-file edits rejected (the last good rules stay in force)")
+consumer_rewinds = Counter(
+    "newsmon_worker_consumer_rewinds_total",
+    "Records the worker's consumer will read again rather than skip (streams.delivery): "
+    "a batch cut at a seek, or a record skipped in a shutdown or rebalance", ["reason"])
 _EWMA_ALPHA = 0.1
 _ewma: dict[str, float] = {}
 

@@ -37,6 +37,7 @@ from typing import Any
 import faust
 from aiokafka.partitioner import murmur2
 from faust.sensors.prometheus import setup_prometheus_sensors
+from faust.types import ConsumerT
 
 from newsmon import metrics, trends
 from newsmon.analysis.neardup import BANDS, Match, band_keys, decide, signature
@@ -52,7 +53,7 @@ from newsmon.records import (
 )
 from newsmon.rules import RuleBook, evaluate
 from newsmon.settings import Settings
-from streams import analysis_pool
+from streams import analysis_pool, delivery
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,13 @@ def _event_time(article: dict[str, Any]) -> float:
     return time.time()
 
 
+class App(faust.App):
+    """``faust.App`` whose consumer keeps at-least-once (:mod:`streams.delivery`)."""
+
+    def _new_consumer(self) -> ConsumerT:
+        return delivery.guard(super()._new_consumer())
+
+
 def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.App:
     if not settings.bootstrap_servers:
         raise ValueError("settings.bootstrap_servers is required for the worker")
@@ -89,7 +97,7 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
     datadir = (settings.data_dir / "faust").resolve()
     datadir.mkdir(parents=True, exist_ok=True)
     sweep_every = settings.sweep_seconds
-    app = faust.App(
+    app = App(
         settings.app_id,
         broker=brokers,
         store="memory://",

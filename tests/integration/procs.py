@@ -111,6 +111,7 @@ def read_topic(bootstrap: str, topic: str, done: Callable[[list[Any]], bool],
                     for m in msgs:
                         rec = loads(m.value)
                         rec["_key"] = m.key.decode() if m.key else None
+                        rec["_partition"], rec["_offset"] = m.partition, m.offset
                         out.append(rec)
         finally:
             await consumer.stop()
@@ -129,6 +130,22 @@ def read_all(bootstrap: str, topic: str, settle: float = 3.0) -> list[dict[str, 
         return time.monotonic() - state["t"] > settle
 
     return read_topic(bootstrap, topic, done, timeout=60)
+
+
+def committed(bootstrap: str, group: str, topic: str, partitions: int) -> dict[int, int | None]:
+    """The group's committed offset per partition of ``topic`` (diagnostics)."""
+
+    async def run() -> dict[int, int | None]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
+                                    enable_auto_commit=False)
+        await consumer.start()
+        try:
+            return {p: await consumer.committed(TopicPartition(topic, p))
+                    for p in range(partitions)}
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(run())
 
 
 async def produce_raws(bootstrap: str, topic: str, raws: list[RawArticle]) -> None:

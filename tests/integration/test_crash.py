@@ -22,7 +22,13 @@ from newsmon.rules import default_rules, evaluate
 from newsmon.settings import Settings
 from newsmon.topics import ensure_topics
 from tests.helpers import DATA
-from tests.integration.procs import isolated_env, produce_raws, read_all, read_topic
+from tests.integration.procs import (
+    committed,
+    isolated_env,
+    produce_raws,
+    read_all,
+    read_topic,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 PLACES = ["Ukraine", "Russia", "Syria", "Iran", "Israel", "Taiwan", "China", "Sudan", "Mali",
@@ -114,20 +120,24 @@ def test_sigterm_under_load_exits_cleanly(kafka_bootstrap: str, tmp_path: Path) 
     text = log.read_text()
     assert took < 10, f"took {took:.1f}s to stop"
     assert rc == 0 and "Traceback" not in text, text[-3000:]
+    marks = {t: committed(kafka_bootstrap, env["NEWSMON_APP_ID"], env[f"NEWSMON_TOPIC_{t}"], 4)
+             for t in ("RAW", "UNIQUE", "BANDHITS", "ANALYZE", "STORIES")}
     # A new worker finishes the rest: nothing lost, offsets were committed.
     proc = start_worker(env, log)
     try:
         done = read_topic(kafka_bootstrap, env["NEWSMON_TOPIC_ARTICLES"],
-                          lambda r: {a["id"] for a in r} >= {x.id for x in raws}, timeout=300)
+                          lambda r: {a["id"] for a in r} >= {x.id for x in raws}, timeout=120)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
     missing = {x.id for x in raws} - {a["id"] for a in done}
     if missing:  # where did they stop? (diagnostics for the assertion below)
         for topic in ("UNIQUE", "ANALYZE", "STORIES"):
-            seen = {r.get("id") for r in read_all(kafka_bootstrap, env[f"NEWSMON_TOPIC_{topic}"],
-                                                    settle=1.0)}
-            print(f"{topic}: {len(missing & seen)} of {len(missing)} missing ids present")
+            recs = read_all(kafka_bootstrap, env[f"NEWSMON_TOPIC_{topic}"], settle=1.0)
+            where = sorted((r["_partition"], r["_offset"]) for r in recs
+                           if r.get("id") in missing)
+            print(f"{topic}: {len(where)} of {len(missing)} missing ids present at {where}; "
+                  f"committed at the SIGTERM: {marks.get(topic)}")
         print((tmp_path / "worker.log").read_text()[-4000:])
     assert not missing, f"{len(missing)} of {len(raws)} articles never enriched"
     dups = len(done) - len({a["id"] for a in done})

@@ -1,0 +1,86 @@
+"""At-least-once guards for faust-streaming's consumer.
+
+Two races in faust-streaming 0.11 lose records, and both were caught by
+``tests/integration/test_crash.py::test_sigterm_under_load_exits_cleanly`` (up to 142
+of 400 articles never enriched after a SIGTERM and restart, in 6 of 10 runs):
+
+1. **Stale batches after a seek.** On a restart with table state to restore,
+   Faust resumes the stream partitions *before* it seeks them to their committed
+   offsets. Records fetched in that window are still being handed out when the
+   seek lands; the consumer then sees offset 18 right after the committed 11,
+   records 12..17 as a "gap" (which it treats as acknowledged, for transaction
+   markers) and drops 12..17 when they are fetched again ("offset below read
+   offset"). The next commit moves past records no agent saw.
+
+   :func:`guard` numbers the seeks. A batch whose delivery straddles a seek is
+   cut short and the partitions are sought back to their committed offsets once
+   more, from the fetch loop itself: what was cut is fetched again, so the worst
+   case is a record delivered twice, never one skipped.
+
+2. **Skipped records acked.** While flow control is suspended (shutdown,
+   rebalance) a stream skips records already in an agent's queue -- and acks
+   them. A record an agent received is marked ``tracked`` before the agent sees
+   it and a skipped one is not, so acks of untracked records are refused: they
+   stay uncommitted and are read again.
+
+Both are counted in ``newsmon_worker_consumer_rewinds_total``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from faust.types import TP, ConsumerT, Message
+
+from newsmon import metrics
+
+log = logging.getLogger(__name__)
+
+
+def guard(consumer: ConsumerT) -> ConsumerT:
+    """Install both guards on ``consumer`` (a Faust transport consumer) and return it."""
+    seeks = [0]  # seeks so far
+    batch_epoch = [0]  # seeks[0] when the batch being delivered was fetched
+    perform_seek = consumer.perform_seek
+    getmany = consumer.getmany
+    ack = consumer.ack
+    add_gap = consumer._add_gap  # type: ignore[attr-defined]
+
+    async def counted_seek() -> None:
+        await perform_seek()
+        seeks[0] += 1
+
+    async def fresh_getmany(timeout: float) -> AsyncIterator[tuple[TP, Message]]:
+        epoch = batch_epoch[0] = seeks[0]
+        batch: Any = getmany(timeout=timeout)
+        try:
+            async for tp, message in batch:
+                if seeks[0] != epoch:
+                    metrics.consumer_rewinds.labels("stale_batch").inc()
+                    log.info("a seek landed while a batch was delivered: seeking back to "
+                             "the committed offsets so nothing fetched before it is skipped")
+                    await counted_seek()
+                    return
+                yield tp, message
+        finally:
+            await batch.aclose()
+
+    async def add_gap_unless_stale(tp: TP, offset_from: int, offset_to: int) -> None:
+        # A "gap" seen by a batch fetched before the last seek is a stale record, not
+        # missing offsets; the batch is cut at its next record and fetched again.
+        if seeks[0] == batch_epoch[0]:
+            await add_gap(tp, offset_from, offset_to)
+
+    def delivered_ack(message: Message) -> bool:
+        if not message.tracked:
+            metrics.consumer_rewinds.labels("skipped_record").inc()
+            return False
+        return ack(message)
+
+    consumer.perform_seek = counted_seek  # type: ignore[method-assign]
+    consumer.getmany = fresh_getmany
+    consumer.ack = delivered_ack  # type: ignore[method-assign]
+    consumer._add_gap = add_gap_unless_stale  # type: ignore[attr-defined]
+    return consumer
