@@ -24,6 +24,7 @@ import contextlib
 import functools
 import hashlib
 import logging
+import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -32,6 +33,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 from connectors.config import FeedList, FeedSpec
 from connectors.fetch import Fetcher, FetchResult
@@ -99,20 +101,41 @@ class FeedConnector:
         self.host_sems: dict[str, asyncio.Semaphore] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
-    async def start(self) -> None:
+    async def start(self, stop: asyncio.Event | None = None) -> bool:
+        """Load the feed state and connect the producer; False if ``stop`` came first.
+
+        With ``stop``, a broker that is not reachable yet is waited for (retries with
+        backoff up to 30 s, logged) until it is or ``stop`` is set; without, the first
+        failure raises."""
         saved = self.store.load() if self.store else {}
         self.states = {url: saved.get(url) or FeedState(url) for url in self.specs}
         metrics.feeds_configured.set(len(self.specs))
-        self.producer = AIOKafkaProducer(
-            **self.settings.kafka_client_kwargs(),
-            enable_idempotence=True,
-            acks="all",
-            linger_ms=20,
-            max_batch_size=256 * 1024,  # 16 KiB batches starve many concurrent feeds
-            compression_type="gzip",
-            request_timeout_ms=30000,
-        )
-        await self.producer.start()
+        wait = 1.0
+        while True:
+            producer = AIOKafkaProducer(
+                **self.settings.kafka_client_kwargs(),
+                enable_idempotence=True,
+                acks="all",
+                linger_ms=20,
+                max_batch_size=256 * 1024,  # 16 KiB batches starve many concurrent feeds
+                compression_type="gzip",
+                request_timeout_ms=30000,
+            )
+            try:
+                await producer.start()
+            except KafkaError as exc:
+                await producer.stop()
+                if stop is None:
+                    raise
+                log.warning("Kafka not reachable (%s); retrying in %.0f s", exc, wait)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), wait)
+                if stop.is_set():
+                    return False
+                wait = min(30.0, wait * 2)
+                continue
+            self.producer = producer
+            return True
 
     async def stop(self) -> None:
         try:
@@ -144,7 +167,11 @@ class FeedConnector:
         return stats
 
     async def run(self, stop: asyncio.Event, once: bool = False) -> None:
-        await self.start()
+        """Poll until ``stop`` is set (or once). A daemon waits for a broker that is not
+        up yet; ``once`` fails at once."""
+        if not await self.start(None if once else stop):
+            await self.fetcher.aclose()
+            return
         try:
             if once:
                 stats = await self.poll_once()
@@ -209,8 +236,13 @@ class FeedConnector:
                       "window_seconds": int(now - (st.last_new or now)), "value": 0.0,
                       "baseline_mean": st.mean_gap or 0.0, "baseline_std": 0.0, "z": 0.0,
                       "articles": 0, "created_at": utcnow_iso()}
-            await self.producer.send_and_wait(self.settings.topics.trend_alerts, dumps(record),
-                                              key=aid.encode())
+            try:
+                await self.producer.send_and_wait(self.settings.topics.trend_alerts,
+                                                  dumps(record), key=aid.encode())
+            except KafkaError as exc:  # retried at the next check
+                metrics.publish_errors.inc()
+                log.warning("feed %s: silence alert not acknowledged by Kafka: %s", url, exc)
+                continue
             st.silenced_at = now
             metrics.alerts.labels("feed-silence").inc()
             log.warning("feed %s silent for %.0fs (usual gap %.0fs)", url,
@@ -276,6 +308,16 @@ class FeedConnector:
             if not parsed.entries and parsed.bozo:
                 result.error = f"not a feed ({parsed.bozo_reason})"
                 return self._failed(spec, state, result, "parse_error", now)
+        entries = parsed.entries[:self.feed_list.max_entries_per_feed] if parsed else []
+        published, unsent = await self._publish(spec, state, entries) if entries else (0, 0)
+        if unsent:
+            # Kafka did not take them: keep the old validators and body hash, so the next
+            # poll fetches and parses this body again and offers the same entries again.
+            # The feed is not at fault: no error backoff, just a short wait.
+            state.next_due = now + self.policy.min_interval * random.uniform(0.5, 1.0)
+            log.warning("feed %s: %d of %d new entries not acknowledged by Kafka; "
+                        "retrying the feed", spec.url, unsent, unsent + published)
+            return FeedOutcome("publish_error", len(entries), published)
         state.errors = 0
         state.last_ok = now
         if result.ok:
@@ -285,8 +327,6 @@ class FeedConnector:
         else:  # 304 may carry fresher validators
             state.etag = result.headers.get("etag", state.etag)
             state.last_modified = result.headers.get("last-modified", state.last_modified)
-        entries = parsed.entries[:self.feed_list.max_entries_per_feed] if parsed else []
-        published = await self._publish(spec, state, entries) if entries else 0
         wait = next_interval(
             self.policy, spec, state, result.outcome, headers=result.headers,
             ttl=parsed.ttl_seconds if parsed else None,
@@ -304,7 +344,8 @@ class FeedConnector:
         return FeedOutcome(outcome)
 
     async def _publish(self, spec: FeedSpec, state: FeedState,
-                       entries: Sequence[RawArticle]) -> int:
+                       entries: Sequence[RawArticle]) -> tuple[int, int]:
+        """Publish the entries not seen before; (acknowledged, not acknowledged)."""
         assert self.producer is not None, "start() first"
         known = set(state.seen)
         first: dict[str, RawArticle] = {}
@@ -315,13 +356,18 @@ class FeedConnector:
         metrics.feed_items.labels("seen").inc(len(entries) - len(fresh))
         metrics.articles_fetched.inc(len(entries))
         if not fresh:
-            return 0
+            return 0, 0
         if spec.full_text:
             fresh = await self._with_full_text(fresh)
         t0 = time.perf_counter()
-        futures = [await self.producer.send(self.settings.topics.raw, dumps(e.to_dict()),
-                                            key=e.id.encode()) for e in fresh]
-        results: list[Any] = await asyncio.gather(*futures, return_exceptions=True)
+        producer, topic = self.producer, self.settings.topics.raw
+
+        async def send(e: RawArticle) -> Any:
+            # send() waits for metadata (it raises while the broker is away); its future
+            # resolves once the record is acknowledged, or fails after the producer's retries.
+            return await (await producer.send(topic, dumps(e.to_dict()), key=e.id.encode()))
+
+        results: list[Any] = await asyncio.gather(*map(send, fresh), return_exceptions=True)
         acked = []
         for entry, res in zip(fresh, results, strict=True):
             if isinstance(res, BaseException):
@@ -340,7 +386,7 @@ class FeedConnector:
         metrics.articles_published.inc(len(acked))
         metrics.stage_seconds.labels("publish").observe(
             (time.perf_counter() - t0) / max(1, len(fresh)))
-        return len(acked)
+        return len(acked), len(fresh) - len(acked)
 
     async def _with_full_text(self, entries: list[RawArticle]) -> list[RawArticle]:
         async def one(e: RawArticle) -> RawArticle:

@@ -28,9 +28,12 @@ log = logging.getLogger("newsmon")
 
 
 def _setup_logging(level: str) -> None:
+    from newsmon import metrics
+
     logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
                         stream=sys.stderr)
+    metrics.count_kafka_client_warnings()
 
 
 def _read_jsonl(stream: IO[str]) -> Iterator[dict[str, Any] | Exception]:

@@ -7,6 +7,8 @@ Names follow Prometheus conventions: ``newsmon_`` prefix, base units
 
 from __future__ import annotations
 
+import logging
+
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics, start_http_server
 
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -14,7 +16,7 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 STAGES = ("fetch", "parse", "publish", "decode", "dedup", "neardup", "enrich")
 FETCH_OUTCOMES = ("ok", "not_modified", "client_error", "server_error", "rate_limited", "gone",
                   "redirect_error", "network_error", "timeout", "too_large", "parse_error",
-                  "refused")
+                  "refused", "publish_error")
 
 feed_fetches = Counter("newsmon_feed_fetches_total", "Feed fetch attempts by outcome",
                        ["outcome"])
@@ -41,6 +43,28 @@ for _s in STAGES:
     stage_seconds.labels(_s)
 duplicates.labels("exact")
 duplicates.labels("near")
+
+
+kafka_client_warnings = Counter(
+    "newsmon_kafka_client_warnings_total",
+    "Warnings and errors the Kafka client libraries logged: each failed connection, "
+    "request or commit they retry (aiokafka warnings and up, faust errors and up)",
+    ["library", "level"])
+
+
+class _ClientLogCounter(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        library = record.name.split(".", 1)[0]
+        kafka_client_warnings.labels(library, record.levelname.lower()).inc()
+
+
+def count_kafka_client_warnings() -> None:
+    """Count what aiokafka and faust log about failures (bounded labels); idempotent."""
+    for name, level in (("aiokafka", logging.WARNING), ("faust", logging.ERROR)):
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, _ClientLogCounter) for h in logger.handlers):
+            handler = _ClientLogCounter(level)
+            logger.addHandler(handler)
 
 
 def serve(host: str, port: int) -> None:

@@ -57,10 +57,12 @@ def newsmon(*args: str, env: dict[str, str],
 
 
 @contextmanager
-def worker(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A ``newsmon worker`` process, stopped with SIGTERM at the end."""
+def worker(env: dict[str, str], log_path: Path,
+           command: str = "worker") -> Iterator[subprocess.Popen[bytes]]:
+    """A ``newsmon worker`` (or other long-running ``command``) process, stopped with
+    SIGTERM at the end."""
     with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "newsmon.cli", "worker"], env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "newsmon.cli", command], env=env,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             yield proc

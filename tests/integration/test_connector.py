@@ -132,3 +132,75 @@ async def test_feed_silence_alert(kafka_bootstrap: str, tmp_path: Path) -> None:
     recs = await asyncio.to_thread(read_all, kafka_bootstrap, s.topics.trend_alerts)
     assert [(r["kind"], r["feed"]) for r in recs] == [("silence", "good")]
     assert_valid("trend-alert", recs)
+
+
+async def test_daemon_waits_for_a_broker_that_comes_up_late(tmp_path: Path) -> None:
+    """A connector started before its broker retries with backoff instead of exiting, then
+    publishes; stopping it while it waits returns cleanly."""
+    from newsmon.kafka_local import LocalKafka, free_port
+
+    port = free_port()
+    s = settings_for(f"127.0.0.1:{port}", tmp_path)
+    async with misbehaving_server() as srv:
+        c = connector(s, [FeedSpec(srv.base + "/good", interval=1.0)], tmp_path / "st.json")
+        stop = asyncio.Event()
+        task = asyncio.create_task(c.run(stop))
+        await asyncio.sleep(3)
+        assert not task.done()  # still waiting, not crashed
+        kafka = LocalKafka(data_dir=tmp_path / "kafka", port=port)
+        await asyncio.to_thread(kafka.start)
+        try:
+            await ensure_topics(s)
+            raw: list[dict[str, object]] = []
+            for _ in range(60):
+                raw = await asyncio.to_thread(read_all, kafka.bootstrap_servers, s.topics.raw,
+                                              1.0)
+                if raw:
+                    break
+            stop.set()
+            await asyncio.wait_for(task, 15)
+        finally:
+            await asyncio.to_thread(kafka.stop)
+    assert {r["url"] for r in raw} == {"https://news.example.com/a", "https://news.example.com/b"}
+
+    # Stopped while the broker is still away: returns, no exception.
+    c2 = connector(s, [FeedSpec(srv.base + "/good")], tmp_path / "st2.json")
+    stop2 = asyncio.Event()
+    task2 = asyncio.create_task(c2.run(stop2))
+    await asyncio.sleep(2)
+    stop2.set()
+    await asyncio.wait_for(task2, 10)
+
+
+async def test_entries_kafka_did_not_acknowledge_are_offered_again(kafka_bootstrap: str,
+                                                                   tmp_path: Path) -> None:
+    from aiokafka.errors import KafkaTimeoutError
+
+    s = settings_for(kafka_bootstrap, tmp_path)
+    await ensure_topics(s)
+    before = outcome_count("publish_error")
+    async with misbehaving_server() as srv:
+        c = connector(s, [FeedSpec(srv.base + "/cond")], tmp_path / "st.json")
+        await c.start()
+        try:
+            assert c.producer is not None
+            real_send = c.producer.send
+
+            async def refused(*args: object, **kwargs: object) -> object:
+                raise KafkaTimeoutError("broker away")
+
+            c.producer.send = refused  # type: ignore[method-assign]
+            first = await c.poll_once()
+            state = c.states[srv.base + "/cond"]
+            assert first.published == 0 and first.failed == 1
+            assert state.seen == [] and state.etag is None  # nothing marked done
+            c.producer.send = real_send  # type: ignore[method-assign]
+            state.next_due = 0
+            second = await c.poll_once()
+        finally:
+            await c.stop()
+    assert outcome_count("publish_error") == before + 1
+    assert "If-None-Match" not in srv.headers["/cond"][-1]  # a full fetch, not a 304
+    assert second.published == 2
+    raw = await asyncio.to_thread(read_all, kafka_bootstrap, s.topics.raw)
+    assert {r["url"] for r in raw} == {"https://news.example.com/a", "https://news.example.com/b"}
