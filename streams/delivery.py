@@ -2,7 +2,7 @@
 
 Two races in faust-streaming 0.11 lose records, and both were caught by
 ``tests/integration/test_crash.py::test_sigterm_under_load_exits_cleanly`` (up to 142
-of 400 articles never enriched after a SIGTERM and restart, in 6 of 10 runs):
+of 400 articles never enriched after a SIGTERM and restart, in 10 of 17 runs):
 
 1. **Stale batches after a seek.** On a restart with table state to restore,
    Faust resumes the stream partitions *before* it seeks them to their committed
