@@ -30,7 +30,7 @@ import logging
 import multiprocessing
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
@@ -184,160 +184,163 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
         metrics.deadletters.labels(stage).inc()
         log.warning("dead-lettered a record at stage %s: %s", stage, exc)
 
-    @app.agent(dedup_source, name="dedup")
-    async def dedup(stream: faust.StreamT[bytes]) -> None:
+    async def each_record(stream: faust.StreamT[bytes], stage: str,
+                          handle: Callable[[bytes, bytes, Any], Awaitable[None]],
+                          sweep: Callable[[int], Awaitable[None]] | None = None) -> None:
+        """The frame the keyed agents share: a SWEEP event goes to ``sweep(partition)``;
+        every other record to ``handle(key, value, event)``, and a record it raises on goes
+        to the dead-letter topic (stage ``decode`` for an undecodable record) while the
+        stream goes on."""
         async for event in stream.events():
             key, value = event.key, event.value
             if value == SWEEP:
-                now, part = time.time(), event.message.partition
-                for k, first in list(seen.items()):
-                    if now - first > window and mine(k, part):
-                        seen.pop(k, None)
-                continue
-            t0 = time.perf_counter()
-            try:
-                raw = decode_raw(value)
-            except RecordError as exc:
-                await dead_letter("decode", exc, value, key, event)
+                if sweep is not None:
+                    await sweep(event.message.partition)
                 continue
             try:
-                if key != raw.id.encode():
-                    # Keep the table partition-local: re-key to the article id.
-                    await raw_topic.send(key=raw.id.encode(), value=value)
-                    continue
-                first = seen.get(raw.id)
-                if first is not None and time.time() - first < window:
-                    metrics.duplicates.labels("exact").inc()
-                    continue
-                seen[raw.id] = time.time()
-                await unique_topic.send(key=key, value=value)
+                await handle(key, value, event)
             except Exception as exc:  # noqa: BLE001 - never crash the agent on one record
-                await dead_letter("dedup", exc, value, key, event)
-                continue
-            metrics.stage_seconds.labels("dedup").observe(time.perf_counter() - t0)
+                await dead_letter("decode" if isinstance(exc, RecordError) else stage,
+                                  exc, value, key, event)
+
+    async def expire_seen(part: int) -> None:
+        now = time.time()
+        for k, first in list(seen.items()):
+            if now - first > window and mine(k, part):
+                seen.pop(k, None)
+
+    async def dedup_one(key: bytes, value: bytes, event: Any) -> None:
+        t0 = time.perf_counter()
+        raw = decode_raw(value)
+        if key != raw.id.encode():
+            # Keep the table partition-local: re-key to the article id.
+            await raw_topic.send(key=raw.id.encode(), value=value)
+            return
+        first = seen.get(raw.id)
+        if first is not None and time.time() - first < window:
+            metrics.duplicates.labels("exact").inc()
+            return
+        seen[raw.id] = time.time()
+        await unique_topic.send(key=key, value=value)
+        metrics.stage_seconds.labels("dedup").observe(time.perf_counter() - t0)
+
+    @app.agent(dedup_source, name="dedup")
+    async def dedup(stream: faust.StreamT[bytes]) -> None:
+        await each_record(stream, "dedup", dedup_one, expire_seen)
+
+    async def sign_one(key: bytes, value: bytes, event: Any) -> None:
+        t0 = time.perf_counter()
+        raw = decode_raw(value)
+        text = near_dup_text(raw)
+        now = time.time()
+        if not text.strip():
+            await analyze_topic.send(key=key, value=value)
+            return
+        keys = band_keys(signature(text))
+        pending[raw.id] = {"raw": value.decode("utf-8"), "keys": keys, "t": now}
+        await send_to_bands(keys, {"type": "probe", "id": raw.id, "t": now})
+        metrics.stage_seconds.labels("neardup").observe(time.perf_counter() - t0)
 
     @app.agent(unique_topic, name="sign")
     async def sign(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            key, value = event.key, event.value
-            t0 = time.perf_counter()
-            try:
-                raw = decode_raw(value)
-                text = near_dup_text(raw)
-                now = time.time()
-                if not text.strip():
-                    await analyze_topic.send(key=key, value=value)
-                    continue
-                keys = band_keys(signature(text))
-                pending[raw.id] = {"raw": value.decode("utf-8"), "keys": keys, "t": now}
-                await send_to_bands(keys, {"type": "probe", "id": raw.id, "t": now})
-            except Exception as exc:  # noqa: BLE001
-                await dead_letter("sign", exc, value, key, event)
+        await each_record(stream, "sign", sign_one)
+
+    async def expire_bands(part: int) -> None:
+        now = time.time()
+        for k, members in list(band_table.items()):
+            if not mine(k, part):
                 continue
-            metrics.stage_seconds.labels("neardup").observe(time.perf_counter() - t0)
+            alive = [m for m in members if now - m[2] < window]
+            if not alive:
+                band_table.pop(k, None)
+            elif len(alive) != len(members):
+                band_table[k] = alive
+
+    async def bands_one(key: bytes, value: bytes, event: Any) -> None:
+        msg = loads(value)
+        now = time.time()
+        answers: dict[str, list[Any]] = {}
+        for band in msg["bands"]:
+            if not mine(band, event.message.partition):
+                raise ValueError(f"band {band} sent to the wrong partition")
+            members = [m for m in (band_table.get(band) or []) if now - m[2] < window]
+            if msg["type"] == "story":
+                for m in members:
+                    if m[0] == msg["id"]:
+                        m[1] = msg["story"]
+                band_table[band] = members
+                continue
+            answers[band] = [m for m in members if m[0] != msg["id"]]
+            if not any(m[0] == msg["id"] for m in members):
+                members.append([msg["id"], msg["id"], msg["t"]])
+            band_table[band] = members[-BAND_MEMBERS:]
+        if answers:
+            await bandhits_topic.send(key=msg["id"].encode(), value=dumps(
+                {"id": msg["id"], "answers": answers}))
 
     @app.agent(bands_topic, name="bands")
     async def bands(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            key, value = event.key, event.value
-            if value == SWEEP:
-                now, part = time.time(), event.message.partition
-                for k, members in list(band_table.items()):
-                    if not mine(k, part):
-                        continue
-                    alive = [m for m in members if now - m[2] < window]
-                    if not alive:
-                        band_table.pop(k, None)
-                    elif len(alive) != len(members):
-                        band_table[k] = alive
-                continue
-            try:
-                msg = loads(value)
-                now = time.time()
-                answers: dict[str, list[Any]] = {}
-                for band in msg["bands"]:
-                    if not mine(band, event.message.partition):
-                        raise ValueError(f"band {band} sent to the wrong partition")
-                    members = [m for m in (band_table.get(band) or []) if now - m[2] < window]
-                    if msg["type"] == "story":
-                        for m in members:
-                            if m[0] == msg["id"]:
-                                m[1] = msg["story"]
-                        band_table[band] = members
-                        continue
-                    answers[band] = [m for m in members if m[0] != msg["id"]]
-                    if not any(m[0] == msg["id"] for m in members):
-                        members.append([msg["id"], msg["id"], msg["t"]])
-                    band_table[band] = members[-BAND_MEMBERS:]
-                if answers:
-                    await bandhits_topic.send(key=msg["id"].encode(), value=dumps(
-                        {"id": msg["id"], "answers": answers}))
-            except Exception as exc:  # noqa: BLE001
-                await dead_letter("bands", exc, value, key, event)
+        await each_record(stream, "bands", bands_one, expire_bands)
+
+    async def release_stuck(part: int) -> None:
+        now = time.time()
+        for aid, park in list(pending.items()):
+            if now - park["t"] > STUCK_AFTER and mine(aid, part):
+                await release(aid, park, Match(None, aid, 0))
+
+    async def collect_one(key: bytes, value: bytes, event: Any) -> None:
+        msg = loads(value)
+        aid = msg["id"]
+        park = pending.get(aid)
+        if park is None:
+            return  # already released (a redelivered band answer)
+        h = hits.get(aid) or {"bands": [], "shared": {}, "stories": {}, "order": {}}
+        for band, cands in msg["answers"].items():
+            if band in h["bands"]:
+                continue  # a redelivered answer
+            h["bands"].append(band)
+            for cid, story, t in cands:
+                h["shared"][cid] = h["shared"].get(cid, 0) + 1
+                h["stories"][cid] = story
+                h["order"][cid] = t
+        if len(h["bands"]) < BANDS:
+            hits[aid] = h
+            return
+        await release(aid, park, decide(aid, h["shared"], h["stories"], h["order"]))
 
     @app.agent(bandhits_topic, name="collect")
     async def collect(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            key, value = event.key, event.value
-            if value == SWEEP:
-                now, part = time.time(), event.message.partition
-                for aid, park in list(pending.items()):
-                    if now - park["t"] > STUCK_AFTER and mine(aid, part):
-                        await release(aid, park, Match(None, aid, 0))
+        await each_record(stream, "collect", collect_one, release_stuck)
+
+    async def trend_silence(part: int) -> None:
+        now = stream_time.get("now")
+        if now is None:
+            return
+        for k, state in list(trend_table.items()):
+            if not mine(k, part):
                 continue
-            try:
-                msg = loads(value)
-                aid = msg["id"]
-                park = pending.get(aid)
-                if park is None:
-                    continue  # already released (a redelivered band answer)
-                h = hits.get(aid) or {"bands": [], "shared": {}, "stories": {}, "order": {}}
-                for band, cands in msg["answers"].items():
-                    if band in h["bands"]:
-                        continue  # a redelivered answer
-                    h["bands"].append(band)
-                    for cid, story, t in cands:
-                        h["shared"][cid] = h["shared"].get(cid, 0) + 1
-                        h["stories"][cid] = story
-                        h["order"][cid] = t
-                if len(h["bands"]) < BANDS:
-                    hits[aid] = h
-                    continue
-                await release(aid, park, decide(aid, h["shared"], h["stories"], h["order"]))
-            except Exception as exc:  # noqa: BLE001
-                await dead_letter("collect", exc, value, key, event)
+            rec = trends.silence(k, state, now, trend_policy)
+            if rec is not None:
+                trend_table[k] = state
+                await trend_topic.send(key=rec["alert_id"].encode(), value=dumps(rec))
+                metrics.alerts.labels("trend-silence").inc()
+
+    async def trend_one(key: bytes, value: bytes, event: Any) -> None:
+        msg = loads(value)
+        k = msg["key"]
+        state = trend_table.get(k) or {}
+        w = trends.add(state, float(msg["ts"]), float(msg["score"]), trend_policy)
+        stream_time["now"] = max(stream_time.get("now", 0.0), float(msg["ts"]))
+        rec = trends.spike(k, state, w, trend_policy)
+        trend_table[k] = state
+        if rec is not None:
+            await trend_topic.send(key=rec["alert_id"].encode(), value=dumps(rec))
+            metrics.alerts.labels("trend-spike").inc()
 
     @app.agent(countries_topic, name="trends")
     async def trend_agent(stream: faust.StreamT[bytes]) -> None:
         """Per-country (and pair) tumbling windows; spikes as they happen."""
-        async for event in stream.events():
-            key, value = event.key, event.value
-            if value == SWEEP:
-                now, part = stream_time.get("now"), event.message.partition
-                if now is None:
-                    continue
-                for k, state in list(trend_table.items()):
-                    if not mine(k, part):
-                        continue
-                    rec = trends.silence(k, state, now, trend_policy)
-                    if rec is not None:
-                        trend_table[k] = state
-                        await trend_topic.send(key=rec["alert_id"].encode(), value=dumps(rec))
-                        metrics.alerts.labels("trend-silence").inc()
-                continue
-            try:
-                msg = loads(value)
-                k = msg["key"]
-                state = trend_table.get(k) or {}
-                w = trends.add(state, float(msg["ts"]), float(msg["score"]), trend_policy)
-                stream_time["now"] = max(stream_time.get("now", 0.0), float(msg["ts"]))
-                rec = trends.spike(k, state, w, trend_policy)
-                trend_table[k] = state
-                if rec is not None:
-                    await trend_topic.send(key=rec["alert_id"].encode(), value=dumps(rec))
-                    metrics.alerts.labels("trend-spike").inc()
-            except Exception as exc:  # noqa: BLE001
-                await dead_letter("trends", exc, value, key, event)
+        await each_record(stream, "trends", trend_one, trend_silence)
 
     async def release(aid: str, park: dict[str, Any], match: Match) -> None:
         record = loads(park["raw"])
@@ -384,45 +387,42 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
         metrics.articles_enriched.inc()
         await stories_topic.send(key=article["story_id"].encode(), value=dumps(article))
 
+    async def expire_stories(part: int) -> None:
+        now = time.time()
+        for k, sm in list(story_members.items()):
+            if now - sm["t"] > window and mine(k, part):
+                story_members.pop(k, None)
+        for k, st in list(cooldowns.items()):
+            if now - st["at"] > window and mine(k.split("/", 1)[1], part):
+                cooldowns.pop(k, None)
+
+    async def alert_one(key: bytes, value: bytes, event: Any) -> None:
+        article = loads(value)
+        story = article["story_id"]
+        members = (story_members.get(story) or {"n": 0})["n"] + 1
+        story_members[story] = {"n": members, "t": time.time()}
+        before = rulebook.last_error
+        rulebook.maybe_reload(force=reload_requested.is_set())
+        reload_requested.clear()
+        if rulebook.last_error and rulebook.last_error != before:
+            metrics.rules_reload_errors.inc()
+        metrics.rules_loaded.set(len(rulebook.rules))
+        metrics.observe_tension(article.get("countries", []), article["tension"]["score"])
+        ts = _event_time(article)
+        for k in trends.keys_for(article.get("countries", [])):
+            await countries_topic.send(key=k.encode(), value=dumps(
+                {"key": k, "ts": ts, "score": article["tension"]["score"]}))
+        now = time.time()
+        for rule, alert in evaluate(rulebook.rules, article, cooldowns, now, members):
+            await app.topic(rule.topic or t.alerts, key_serializer="raw",
+                            value_serializer="raw").send(
+                key=alert["alert_id"].encode(), value=dumps(alert))
+            metrics.alerts.labels(rule.name).inc()
+
     @app.agent(stories_topic, name="alerting")
     async def alerting(stream: faust.StreamT[bytes]) -> None:
         """Rules and cooldowns, keyed by story so one story's state lives in one place."""
-        async for event in stream.events():
-            key, value = event.key, event.value
-            if value == SWEEP:
-                now, part = time.time(), event.message.partition
-                for k, sm in list(story_members.items()):
-                    if now - sm["t"] > window and mine(k, part):
-                        story_members.pop(k, None)
-                for k, st in list(cooldowns.items()):
-                    if now - st["at"] > window and mine(k.split("/", 1)[1], part):
-                        cooldowns.pop(k, None)
-                continue
-            try:
-                article = loads(value)
-                story = article["story_id"]
-                members = (story_members.get(story) or {"n": 0})["n"] + 1
-                story_members[story] = {"n": members, "t": time.time()}
-                before = rulebook.last_error
-                rulebook.maybe_reload(force=reload_requested.is_set())
-                reload_requested.clear()
-                if rulebook.last_error and rulebook.last_error != before:
-                    metrics.rules_reload_errors.inc()
-                metrics.rules_loaded.set(len(rulebook.rules))
-                metrics.observe_tension(article.get("countries", []),
-                                        article["tension"]["score"])
-                ts = _event_time(article)
-                for k in trends.keys_for(article.get("countries", [])):
-                    await countries_topic.send(key=k.encode(), value=dumps(
-                        {"key": k, "ts": ts, "score": article["tension"]["score"]}))
-                now = time.time()
-                for rule, alert in evaluate(rulebook.rules, article, cooldowns, now, members):
-                    await app.topic(rule.topic or t.alerts, key_serializer="raw",
-                                    value_serializer="raw").send(
-                        key=alert["alert_id"].encode(), value=dumps(alert))
-                    metrics.alerts.labels(rule.name).inc()
-            except Exception as exc:  # noqa: BLE001
-                await dead_letter("alerting", exc, value, key, event)
+        await each_record(stream, "alerting", alert_one, expire_stories)
 
     @app.agent(analyze_topic, name="enrich")
     async def enrich(stream: faust.StreamT[bytes]) -> None:
