@@ -24,6 +24,7 @@ bomb costs at most ``max_bytes`` of memory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import zlib
 from collections import OrderedDict
@@ -43,6 +44,19 @@ FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT = frozenset({301, 308})
 _CHUNK = 64 * 1024
+
+
+async def _drain(resp: httpx.Response, limit: int = 64 * 1024, within: float = 0.5) -> None:
+    """Read and drop up to ``limit`` bytes of a body nobody needs, for at most ``within``
+    seconds; a longer, slower or broken one is left, and httpx closes that connection
+    instead of reusing it."""
+    seen = 0
+    with contextlib.suppress(httpx.HTTPError, TimeoutError):
+        async with asyncio.timeout(within):
+            async for chunk in resp.aiter_raw(_CHUNK):
+                seen += len(chunk)
+                if seen > limit:
+                    return
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +267,10 @@ class Fetcher:
         async with self.client_for(current).stream("GET", current, headers=headers) as resp:
             info = {k.lower(): v for k, v in resp.headers.items()}
             status = resp.status_code
+            if status in _REDIRECTS or status == 304 or status >= 400:
+                # Read the (small) body of a bodiless answer so the connection goes back
+                # to the pool: closing it unread costs a new TCP connection per 304.
+                await _drain(resp)
             if status in _REDIRECTS:
                 return FetchResult(url, "redirect", status, headers=info, final_url=current)
             if status == 304:

