@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,16 @@ def connector(settings: Settings, feeds: list[FeedSpec], state: Path) -> FeedCon
                          policy=SchedulePolicy(min_interval=1, default_interval=1))
 
 
+@asynccontextmanager
+async def started(c: FeedConnector) -> AsyncIterator[FeedConnector]:
+    """``c`` started, and stopped (state saved, producer flushed) at the end."""
+    await c.start()
+    try:
+        yield c
+    finally:
+        await c.stop()
+
+
 def outcome_count(outcome: str) -> float:
     return metrics.feed_fetches.labels(outcome)._value.get()
 
@@ -51,12 +63,8 @@ async def test_broken_feeds_counted_others_flow_and_restart_does_not_republish(
                  ("/cond", "/flaky", "/slow", "/gone", "/moved", "/nope")]
         before = {o: outcome_count(o) for o in ("server_error", "timeout", "gone",
                                                 "client_error")}
-        c = connector(s, feeds, state_file)
-        await c.start()
-        try:
+        async with started(connector(s, feeds, state_file)) as c:
             stats = await c.poll_once()
-        finally:
-            await c.stop()
         assert stats.published == 4  # /cond and /moved (same two articles, two feeds)
         assert outcome_count("server_error") == before["server_error"] + 1
         assert outcome_count("timeout") == before["timeout"] + 1
@@ -73,12 +81,8 @@ async def test_broken_feeds_counted_others_flow_and_restart_does_not_republish(
         # the gone feed is not polled, the moved feed is polled at its new URL.
         hits_gone = srv.hits.get("/gone", 0)
         hits_moved = srv.hits.get("/moved", 0)
-        c2 = connector(s, feeds, state_file)
-        await c2.start()
-        try:
+        async with started(connector(s, feeds, state_file)) as c2:
             stats2 = await c2.poll_once()
-        finally:
-            await c2.stop()
         assert srv.headers["/cond"][-1].get("If-None-Match") == '"v1"'
         assert stats2.published == 2  # only /flaky's first success; /cond, /moved: nothing
         assert srv.hits.get("/gone", 0) == hits_gone
@@ -119,16 +123,13 @@ async def test_feed_silence_alert(kafka_bootstrap: str, tmp_path: Path) -> None:
                           state_path=tmp_path / "st.json",
                           fetcher=Fetcher(policy=AddressPolicy.from_strings(["127.0.0.1/32"])),
                           policy=SchedulePolicy(silence_factor=2, silence_min=1))
-        await c.start()
-        try:
+        async with started(c):
             await c.poll_once()
             st = c.states[srv.base + "/good"]
             assert st.mean_gap == 3600 and st.last_new is not None  # items an hour apart
             assert await c.check_silence(st.last_new + 60) == 0
             assert await c.check_silence(st.last_new + 3 * 7200) == 1
             assert await c.check_silence(st.last_new + 4 * 7200) == 0  # once
-        finally:
-            await c.stop()
     recs = await asyncio.to_thread(read_all, kafka_bootstrap, s.topics.trend_alerts)
     assert [(r["kind"], r["feed"]) for r in recs] == [("silence", "good")]
     assert_valid("trend-alert", recs)
@@ -179,26 +180,22 @@ async def test_entries_kafka_did_not_acknowledge_are_offered_again(kafka_bootstr
     s = settings_for(kafka_bootstrap, tmp_path)
     await ensure_topics(s)
     before = outcome_count("publish_error")
-    async with misbehaving_server() as srv:
-        c = connector(s, [FeedSpec(srv.base + "/cond")], tmp_path / "st.json")
-        await c.start()
-        try:
-            assert c.producer is not None
-            real_send = c.producer.send
+    async with misbehaving_server() as srv, \
+            started(connector(s, [FeedSpec(srv.base + "/cond")], tmp_path / "st.json")) as c:
+        assert c.producer is not None
+        real_send = c.producer.send
 
-            async def refused(*args: object, **kwargs: object) -> object:
-                raise KafkaTimeoutError("broker away")
+        async def refused(*args: object, **kwargs: object) -> object:
+            raise KafkaTimeoutError("broker away")
 
-            c.producer.send = refused  # type: ignore[method-assign]
-            first = await c.poll_once()
-            state = c.states[srv.base + "/cond"]
-            assert first.published == 0 and first.failed == 1
-            assert state.seen == [] and state.etag is None  # nothing marked done
-            c.producer.send = real_send  # type: ignore[method-assign]
-            state.next_due = 0
-            second = await c.poll_once()
-        finally:
-            await c.stop()
+        c.producer.send = refused  # type: ignore[method-assign]
+        first = await c.poll_once()
+        state = c.states[srv.base + "/cond"]
+        assert first.published == 0 and first.failed == 1
+        assert state.seen == [] and state.etag is None  # nothing marked done
+        c.producer.send = real_send  # type: ignore[method-assign]
+        state.next_due = 0
+        second = await c.poll_once()
     assert outcome_count("publish_error") == before + 1
     assert "If-None-Match" not in srv.headers["/cond"][-1]  # a full fetch, not a 304
     assert second.published == 2
