@@ -117,28 +117,24 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
     )
     setup_prometheus_sensors(app, name_prefix="newsmon_faust")
     t = settings.topics
-    raw_topic = app.topic(t.raw, key_serializer="raw", value_serializer="raw",
-                          partitions=settings.partitions)
+    def topic(*names: str, partitioned: bool = True) -> faust.TopicT:
+        """A raw-bytes topic; ``partitioned`` ones carry keyed state (the configured count)."""
+        return app.topic(*names, key_serializer="raw", value_serializer="raw",
+                         partitions=settings.partitions if partitioned else None)
+
+    raw_topic = topic(t.raw)
     # The public raw topic never carries sweeps: dedup also listens to an internal one.
-    sweep_topic = app.topic(t.sweeps, key_serializer="raw", value_serializer="raw",
-                            partitions=settings.partitions)
-    dedup_source = app.topic(t.raw, t.sweeps, key_serializer="raw", value_serializer="raw",
-                             partitions=settings.partitions)
-    unique_topic = app.topic(t.unique, key_serializer="raw", value_serializer="raw",
-                             partitions=settings.partitions)
-    bands_topic = app.topic(t.bands, key_serializer="raw", value_serializer="raw",
-                            partitions=settings.partitions)
-    bandhits_topic = app.topic(t.bandhits, key_serializer="raw", value_serializer="raw",
-                               partitions=settings.partitions)
-    analyze_topic = app.topic(t.analyze, key_serializer="raw", value_serializer="raw",
-                              partitions=settings.partitions)
-    stories_topic = app.topic(t.stories, key_serializer="raw", value_serializer="raw",
-                              partitions=settings.partitions)
-    countries_topic = app.topic(t.countries, key_serializer="raw", value_serializer="raw",
-                                partitions=settings.partitions)
-    trend_topic = app.topic(t.trend_alerts, key_serializer="raw", value_serializer="raw")
-    articles_topic = app.topic(t.articles, key_serializer="raw", value_serializer="raw")
-    dead_topic = app.topic(t.deadletter, key_serializer="raw", value_serializer="raw")
+    sweep_topic = topic(t.sweeps)
+    dedup_source = topic(t.raw, t.sweeps)
+    unique_topic = topic(t.unique)
+    bands_topic = topic(t.bands)
+    bandhits_topic = topic(t.bandhits)
+    analyze_topic = topic(t.analyze)
+    stories_topic = topic(t.stories)
+    countries_topic = topic(t.countries)
+    trend_topic = topic(t.trend_alerts, partitioned=False)
+    articles_topic = topic(t.articles, partitioned=False)
+    dead_topic = topic(t.deadletter, partitioned=False)
     seen = app.Table("seen-ids", default=None, partitions=settings.partitions)
     pending = app.Table("neardup-pending", default=None, partitions=settings.partitions)
     hits = app.Table("neardup-hits", default=None, partitions=settings.partitions)
@@ -424,8 +420,7 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
         sent = []
         for rule, alert in evaluate(rulebook.rules, article, ChainMap(started, cooldowns),
                                     now, members):
-            sent.append(await app.topic(rule.topic or t.alerts, key_serializer="raw",
-                                        value_serializer="raw").send(
+            sent.append(await topic(rule.topic or t.alerts, partitioned=False).send(
                 key=alert["alert_id"].encode(), value=dumps(alert)))
             metrics.alerts.labels(rule.name).inc()
         await asyncio.gather(*sent)
