@@ -2,7 +2,8 @@
 
     news.raw --dedup--> news.unique --sign--> news.bands (key: band) --bands--> news.bandhits
         (key: article id) --collect--> news.analyze --enrich--> news.articles
-                                                          \\--> news.alerts (score >= threshold)
+        + news.stories (key: story) --alerting--> news.alerts (and rule topics)
+        + news.countries --trends--> news.alerts.trends
     any record a stage cannot handle --> news.deadletter
 
 * ``dedup`` keeps the ids it has seen in a changelog-backed Faust table keyed
@@ -15,9 +16,14 @@
   article); ``collect`` (keyed by article id again) counts shared bands per
   candidate and, once every band has answered, decides ``duplicate_of`` and
   ``story_id`` (``newsmon.analysis.neardup.decide``) and releases the record.
-* ``enrich`` batches records (``stream.take``) and runs the CPU-heavy analysis
-  in a worker thread so the event loop keeps heartbeating.
-* State older than ``dedup_window_hours`` (default 72) is dropped by a timer.
+* ``enrich`` batches records (``noack_take``, acked only once published) and
+  runs the CPU-heavy analysis in a spawned process pool (a thread when
+  ``analysis_processes`` is 0) so the event loop keeps heartbeating.
+* State older than ``dedup_window_hours`` (default 72) is dropped on SWEEP
+  events a timer sends to every partition (Faust tables may only be written
+  from an event of the key's own partition).
+* A stage writes the state that suppresses a record (seen ids, parked records,
+  cooldowns) only after Kafka acknowledged the record it let through.
 
 Nothing here knows how to analyse; nothing in the analysis knows Kafka.
 """
