@@ -107,6 +107,13 @@ consumer_rewinds = Counter(
     "newsmon_worker_consumer_rewinds_total",
     "Records the worker's consumer will read again rather than skip (streams.delivery): "
     "a batch cut at a seek, or a record skipped in a shutdown or rebalance", ["reason"])
+neardup_parked = Gauge("newsmon_neardup_parked",
+                       "Records parked in this worker waiting for their LSH band answers")
+neardup_parked_oldest = Gauge("newsmon_neardup_parked_oldest_seconds",
+                              "Age of the oldest record parked for its band answers")
+neardup_reprobes = Counter(
+    "newsmon_neardup_reprobes_total",
+    "Parked records whose missing band answers were asked for again", )
 _EWMA_ALPHA = 0.1
 _ewma: dict[str, float] = {}
 

@@ -42,6 +42,7 @@ class Settings:
     rules_file: Path | None = None
     trend_window_seconds: int = 3600
     sweep_seconds: float = 30.0
+    session_timeout: float = 30.0
     analysis_processes: int = 1
     trend_baseline_windows: int = 24
     trend_z: float = 3.0
@@ -102,6 +103,7 @@ class Settings:
                                                d.trend_baseline_windows)),
             trend_z=float(env.get("NEWSMON_TREND_Z", d.trend_z)),
             sweep_seconds=float(env.get("NEWSMON_SWEEP_SECONDS", d.sweep_seconds)),
+            session_timeout=float(env.get("NEWSMON_SESSION_TIMEOUT", d.session_timeout)),
             analysis_processes=int(env.get("NEWSMON_ANALYSIS_PROCESSES",
                                            d.analysis_processes)),
             trend_min_volume=int(env.get("NEWSMON_TREND_MIN_VOLUME", d.trend_min_volume)),

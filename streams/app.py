@@ -47,7 +47,14 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.types import ConsumerT
 
 from newsmon import metrics, trends
-from newsmon.analysis.neardup import BANDS, Match, band_keys, decide, signature
+from newsmon.analysis.neardup import (
+    BANDS,
+    Match,
+    band_keys,
+    decide,
+    probe_band,
+    signature,
+)
 from newsmon.analysis.pipeline import Analyzer, near_dup_text
 from newsmon.records import (
     DeadLetter,
@@ -68,6 +75,7 @@ ENRICH_BATCH = 16
 ENRICH_WITHIN = 0.02
 BAND_MEMBERS = 64        # most recent members kept per band (a hot band is not a story)
 SWEEP = b'{"type":"sweep"}'  # an event on every partition: expire old state, check silence
+REPROBE_AFTER = 60.0     # ask again for band answers that have not all come by then
 STUCK_AFTER = 600.0      # release a record whose band answers never all came
 
 
@@ -117,6 +125,9 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
         web_port=settings.worker_metrics_port,
         datadir=str(datadir),
         producer_acks=-1,
+        # A worker that dies holds its partitions until the session times out.
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout / 3),
         broker_commit_every=100,
         broker_commit_interval=1.0,
         stream_wait_empty=False,
@@ -275,10 +286,8 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
                         m[1] = msg["story"]
                 band_table[band] = members
                 continue
-            answers[band] = [m for m in members if m[0] != msg["id"]]
-            if not any(m[0] == msg["id"] for m in members):
-                members.append([msg["id"], msg["id"], msg["t"]])
-            band_table[band] = members[-BAND_MEMBERS:]
+            answers[band], band_table[band] = probe_band(members, msg["id"], msg["t"],
+                                                         BAND_MEMBERS)
         if answers:
             await bandhits_topic.send(key=msg["id"].encode(), value=dumps(
                 {"id": msg["id"], "answers": answers}))
@@ -287,11 +296,29 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
     async def bands(stream: faust.StreamT[bytes]) -> None:
         await each_record(stream, "bands", bands_one, expire_bands)
 
-    async def release_stuck(part: int) -> None:
+    async def sweep_parked(part: int) -> None:
+        """Probes or answers lost on the way (they should not be) are asked for again
+        after ``REPROBE_AFTER``; a record still undecided after ``STUCK_AFTER`` is
+        released as a story of its own rather than held for ever."""
         now = time.time()
-        for aid, park in list(pending.items()):
-            if now - park["t"] > STUCK_AFTER and mine(aid, part):
+        parked = list(pending.items())
+        metrics.neardup_parked.set(len(parked))
+        metrics.neardup_parked_oldest.set(max((now - p["t"] for _, p in parked), default=0))
+        for aid, park in parked:
+            if not mine(aid, part):
+                continue
+            if now - park["t"] > STUCK_AFTER:
+                log.warning("released %s undecided: band answers missing after %.0f s",
+                            aid, now - park["t"])
                 await release(aid, park, Match(None, aid, 0))
+            elif now - park.get("probed", park["t"]) > REPROBE_AFTER:
+                answered = set((hits.get(aid) or {"bands": []})["bands"])
+                missing = [k for k in park["keys"] if k not in answered]
+                log.info("asking again for %d band answers of %s (parked %.0f s)",
+                         len(missing), aid, now - park["t"])
+                metrics.neardup_reprobes.inc()
+                pending[aid] = {**park, "probed": now}
+                await send_to_bands(missing, {"type": "probe", "id": aid, "t": park["t"]})
 
     async def collect_one(key: bytes, value: bytes, event: Any) -> None:
         msg = loads(value)
@@ -315,7 +342,7 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
 
     @app.agent(bandhits_topic, name="collect")
     async def collect(stream: faust.StreamT[bytes]) -> None:
-        await each_record(stream, "collect", collect_one, release_stuck)
+        await each_record(stream, "collect", collect_one, sweep_parked)
 
     async def trend_silence(part: int) -> None:
         now = stream_time.get("now")

@@ -27,6 +27,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -71,6 +72,23 @@ def band_keys(sig: np.ndarray) -> list[str]:
     rows = sig.reshape(BANDS, ROWS)
     return [f"{i}:{hashlib.blake2b(rows[i].tobytes(), digest_size=8).hexdigest()}"
             for i in range(BANDS)]
+
+
+def probe_band(members: list[list[Any]], article_id: str, t: float,
+               keep: int) -> tuple[list[list[Any]], list[list[Any]]]:
+    """One LSH band's answer to a probe, and its members afterwards.
+
+    ``members`` are ``[article id, story id, first probe time]``. The answer is the
+    members probed before this article (by first probe time, then id), so a probe
+    asked again or redelivered gets the answer it got the first time, and two copies
+    are never each the other's earlier candidate. The article joins the band once,
+    with its first probe time; the ``keep`` most recent members are kept.
+    """
+    first = next((m[2] for m in members if m[0] == article_id), t)
+    answer = [m for m in members if (m[2], m[0]) < (first, article_id)]
+    if not any(m[0] == article_id for m in members):
+        members = [*members, [article_id, article_id, t]]
+    return answer, members[-keep:]
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> float:

@@ -25,6 +25,7 @@ from tests.helpers import DATA
 from tests.integration.procs import (
     committed,
     isolated_env,
+    metrics_text,
     produce_raws,
     read_all,
     read_topic,
@@ -63,44 +64,83 @@ def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
                             start_new_session=True)
 
 
+def readies(log: Path) -> int:
+    return log.read_text(errors="replace").count("Worker ready") if log.exists() else 0
+
+
+def wait_ready(log: Path, before: int, proc: subprocess.Popen[bytes],
+               timeout: float = 120) -> bool:
+    """Wait for the worker started after ``before`` readies to become ready."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if readies(log) > before:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def where_missing(bootstrap: str, env: dict[str, str], ids: set[str]) -> None:
+    """Print how far the articles behind missing alerts got (diagnostics for a failure)."""
+    for topic in ("UNIQUE", "ANALYZE", "ARTICLES", "STORIES", "DEADLETTER"):
+        recs = read_all(bootstrap, env[f"NEWSMON_TOPIC_{topic}"], settle=1.0)
+        found = {r.get("id") or r.get("_key") for r in recs} & ids
+        print(f"{topic}: {len(found)} of {len(ids)} articles behind missing alerts")
+
+
 def test_worker_killed_repeatedly_loses_no_alert(kafka_bootstrap: str, tmp_path: Path) -> None:
     raws = articles(2000)
     analyzer = Analyzer()
     state: dict = {}
-    expected = set()
+    expected: dict[str, str] = {}  # alert id -> article id
     for a in analyzer.enrich_many(raws):
         for _, alert in evaluate(default_rules(20), a, state, time.time()):
-            expected.add(alert["alert_id"])
+            expected[alert["alert_id"]] = a["id"]
     assert len(expected) > 100
+    # A short session: a killed worker's partitions go to its successor in seconds.
     env = isolated_env(kafka_bootstrap, tmp_path, NEWSMON_ANALYSIS_PROCESSES="0",
-                       NEWSMON_ALERT_THRESHOLD="20")
+                       NEWSMON_ALERT_THRESHOLD="20", NEWSMON_SESSION_TIMEOUT="8")
     asyncio.run(ensure_topics(Settings.from_env(env)))
     log = tmp_path / "worker.log"
-    rng = random.Random(7)
-    kills = 0
+    rng = random.Random(int(os.environ.get("NEWSMON_TEST_SEED", "7")))  # kill timings
+    kills = while_working = 0
+    before = readies(log)
     proc = start_worker(env, log)
     chunks = [raws[i::10] for i in range(10)]
     try:
         while kills < 10:
-            # New records arrive while the worker runs, and it dies in the middle of them.
+            # New records arrive while the worker runs, and it dies in the middle of them:
+            # mostly while it processes, sometimes while it is still restoring its tables.
             asyncio.run(produce_raws(kafka_bootstrap, env["NEWSMON_TOPIC_RAW"], chunks[kills]))
-            time.sleep(rng.uniform(2, 9))
+            if rng.random() < 0.75 and wait_ready(log, before, proc):
+                while_working += 1
+                time.sleep(rng.uniform(0.2, 4))
+            else:
+                time.sleep(rng.uniform(0.5, 3))
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
             kills += 1
+            before = readies(log)
             proc = start_worker(env, log)
+        # Well inside the test's own timeout, so a failure explains itself (below).
         alerts = read_topic(kafka_bootstrap, env["NEWSMON_TOPIC_ALERTS"],
-                            lambda r: {a["alert_id"] for a in r} >= expected, timeout=600)
+                            lambda r: {a["alert_id"] for a in r} >= expected.keys(),
+                            timeout=300)
+        got = Counter(a["alert_id"] for a in alerts)
+        missing = expected.keys() - set(got)
+        if missing:
+            where_missing(kafka_bootstrap, env, {expected[a] for a in missing})
+        print("\n" + "\n".join(  # what the last worker had to repair, for the record
+            line for line in metrics_text(int(env["NEWSMON_WORKER_METRICS_PORT"])).splitlines()
+            if line.startswith(("newsmon_neardup", "newsmon_worker_consumer"))))
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
-    got = Counter(a["alert_id"] for a in alerts)
-    missing = expected - set(got)
     assert not missing, f"{len(missing)} of {len(expected)} alerts missing after {kills} kills"
-    assert set(got) == expected  # repeats, if any, are of the same ids only
+    assert set(got) == expected.keys()  # repeats, if any, are of the same ids only
     per_story = Counter(a["story_id"] for a in {a["alert_id"]: a for a in alerts}.values())
     assert max(per_story.values()) == 1  # no story alerted twice across the restarts
-    print(f"\n{kills} SIGKILLs: {len(expected)} alerts expected, all delivered; "
+    print(f"\n{kills} SIGKILLs ({while_working} while processing): {len(expected)} alerts "
+          f"expected, all delivered; "
           f"{sum(got.values()) - len(got)} redelivered duplicates (same ids)")
 
 

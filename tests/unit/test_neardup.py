@@ -10,6 +10,7 @@ from newsmon.analysis.neardup import (
     LSHIndex,
     band_keys,
     decide,
+    probe_band,
     signature,
     similarity,
     syndicated_copies,
@@ -58,3 +59,16 @@ def test_index_forgets_oldest() -> None:
 @given(st.text())
 def test_signature_never_raises(s: str) -> None:
     assert signature(s).shape == (BANDS * 5,)
+
+
+def test_probe_band_answers_with_earlier_members_only_and_joins_once() -> None:
+    answer, members = probe_band([["a", "a", 1.0]], "b", 2.0, keep=64)
+    assert answer == [["a", "a", 1.0]] and [m[0] for m in members] == ["a", "b"]
+    members = [*members, ["c", "c", 3.0]]
+    # "b" asked again later (a lost answer, a redelivered probe): same answer, no rejoin.
+    again, after = probe_band(members, "b", 9.0, keep=64)
+    assert again == answer and [m[0] for m in after] == ["a", "b", "c"]
+    # Two probes at the same time: the order is by id, so only one sees the other.
+    assert probe_band([["x", "x", 5.0]], "y", 5.0, keep=64)[0] == [["x", "x", 5.0]]
+    assert probe_band([["y", "y", 5.0]], "x", 5.0, keep=64)[0] == []
+    assert [m[0] for m in probe_band(members, "d", 4.0, keep=2)[1]] == ["c", "d"]
