@@ -21,9 +21,10 @@ class Msg:
 class FakeConsumer:
     """The four consumer methods the guard wraps, over an in-memory log of offsets."""
 
-    def __init__(self, log_end: int) -> None:
+    def __init__(self, log_end: int, committed: int | None = None) -> None:
         self.position = 0
-        self.committed = 0
+        self.committed = committed
+        self._committed_offset = {PART: committed}
         self.log_end = log_end
         self.seeks = 0
         self.acked: list[int] = []
@@ -32,7 +33,18 @@ class FakeConsumer:
 
     async def perform_seek(self) -> None:
         self.seeks += 1
-        self.position = self.committed
+        if self.committed:  # as aiokafka: a partition with nothing committed is not moved
+            self.position = self.committed
+
+    def assignment(self) -> set[TP]:
+        return {PART, TP("app-table-changelog", 0)}
+
+    def _is_changelog_tp(self, tp: TP) -> bool:
+        return tp.topic.endswith("-changelog")
+
+    async def seek(self, tp: TP, offset: int) -> None:
+        assert tp == PART, "a changelog partition is left to Faust's recovery"
+        self.position = offset
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Msg]]:
         batch = list(range(self.position, min(self.position + 5, self.log_end)))
@@ -100,3 +112,21 @@ def test_acks_of_records_no_agent_received_are_refused() -> None:
     assert consumer.ack(Msg(3, tracked=True)) is True
     assert consumer.ack(Msg(4, tracked=False)) is False
     assert fake.acked == [3]
+
+
+def test_a_partition_with_nothing_committed_is_fetched_again_from_its_beginning() -> None:
+    for committed in (None, 3):
+        fake = FakeConsumer(log_end=10, committed=committed)
+        fake.position = committed or 0
+        consumer: Any = delivery.guard(fake)  # type: ignore[arg-type]
+
+        async def seek_midway(offset: int, start: int = committed or 0) -> None:
+            if offset == start + 1 and fake.seeks == 0:
+                await consumer.perform_seek()
+
+        fake.on_yield = seek_midway
+        seen = asyncio.run(drain(consumer, 4))
+        start = committed or 0
+        # Handed out before the seek: the first record; then everything from the
+        # committed offset (or the beginning, with none) again: nothing skipped.
+        assert seen == [start, *range(start, 10)], (committed, seen)
