@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 from faust.types import TP
 
 from streams import delivery
@@ -114,19 +115,20 @@ def test_acks_of_records_no_agent_received_are_refused() -> None:
     assert fake.acked == [3]
 
 
-def test_a_partition_with_nothing_committed_is_fetched_again_from_its_beginning() -> None:
-    for committed in (None, 3):
-        fake = FakeConsumer(log_end=10, committed=committed)
-        fake.position = committed or 0
-        consumer: Any = delivery.guard(fake)  # type: ignore[arg-type]
+@pytest.mark.parametrize("committed", [None, 3])
+def test_a_partition_with_nothing_committed_is_fetched_again_from_its_beginning(
+        committed: int | None) -> None:
+    start = committed or 0
+    fake = FakeConsumer(log_end=10, committed=committed)
+    fake.position = start
+    consumer: Any = delivery.guard(fake)  # type: ignore[arg-type]
 
-        async def seek_midway(offset: int, start: int = committed or 0) -> None:
-            if offset == start + 1 and fake.seeks == 0:
-                await consumer.perform_seek()
+    async def seek_midway(offset: int) -> None:
+        if offset == start + 1 and fake.seeks == 0:
+            await consumer.perform_seek()
 
-        fake.on_yield = seek_midway
-        seen = asyncio.run(drain(consumer, 4))
-        start = committed or 0
-        # Handed out before the seek: the first record; then everything from the
-        # committed offset (or the beginning, with none) again: nothing skipped.
-        assert seen == [start, *range(start, 10)], (committed, seen)
+    fake.on_yield = seek_midway
+    seen = asyncio.run(drain(consumer, 4))
+    # Handed out before the seek: the first record; then everything from the committed
+    # offset (or the beginning, with none) again: nothing skipped.
+    assert seen == [start, *range(start, 10)]
