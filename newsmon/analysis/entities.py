@@ -105,9 +105,9 @@ def _country_table() -> dict[str, tuple[str, str]]:
     for line in text.splitlines():
         if not line.strip() or line.startswith("#"):
             continue
-        code, _, names = line.partition("\t")
+        code, demonyms, names = [*line.split("\t"), "", ""][:3]
         disp = display(code.strip())
-        for n in names.split(","):
+        for n in (demonyms + "," + names).split(","):
             if n.strip():
                 table[n.strip().lower()] = (code.strip(), disp)
     return table
@@ -132,6 +132,15 @@ def _place_table() -> dict[str, str | None]:
             name, _, code = line.partition("\t")
             table[name.strip().lower()] = None if code.strip() in ("", "-") else code.strip()
     return table
+
+
+@lru_cache(maxsize=1)
+def _demonyms() -> frozenset[str]:
+    """Lower-cased demonyms ("russian", "britons"): people and adjectives, not places."""
+    text = resources.files("newsmon").joinpath("data/demonyms.tsv").read_text("utf-8")
+    return frozenset(n.strip().lower() for line in text.splitlines()
+                     if line.strip() and not line.startswith("#")
+                     for n in [*line.split("\t"), ""][1].split(",") if n.strip())
 
 
 @lru_cache(maxsize=1)
@@ -201,7 +210,8 @@ def type_mentions(mentions: Iterable[Mention]) -> list[TypedMention]:
                 canonical = surface
         elif etype in ("ORG", "LOCATION") and low in full_names and " " not in surface:
             etype, canonical = "PERSON", full_names[low]
-        if etype != "PERSON" or " " not in surface:
+        if etype != "PERSON" or (" " not in surface and low not in full_names):
+            # ("Jordan" alone is the country, unless this document named Michael Jordan.)
             hit = country_of(surface)
             if hit is not None:
                 (country, canonical), etype = hit, "LOCATION"
@@ -245,7 +255,9 @@ class SpacyMentionFinder:
     its actors in the lead, so this keeps most of the model's document-level
     quality at a fraction of its cost. A second pass (``second_pass``) runs the
     model on just the tail sentences holding capitalised words that nothing
-    above explained: the new names that appear after the lead.
+    above explained: the new names that appear after the lead, and the longer names
+    around propagated ones ("New Jersey Department of Public Safety" around "New
+    Jersey"), which replace them.
     ``lead_chars=None`` runs the model on the whole text (capped at ``MAX_CHARS``).
     """
 
@@ -285,10 +297,17 @@ class SpacyMentionFinder:
             sents = self.nlp.pipe((texts[i][a:b] for i, a, b in todo),
                                   batch_size=self.batch_size * 4)
             for (i, a, _), sent in zip(todo, sents, strict=True):
-                have = {(m.start, m.start + len(m.text)) for m in out[i]}
                 for e in sent.ents:
                     s0, s1 = a + e.start_char, a + e.end_char
-                    if not any(x < s1 and s0 < y for x, y in have):
+                    hit = [m for m in out[i] if m.start < s1 and s0 < m.start + len(m.text)]
+                    if all(s0 <= m.start and m.start + len(m.text) <= s1 for m in hit) and (
+                            not hit or s1 - s0 > max(len(m.text) for m in hit)) and not (
+                            any(m.label == "PERSON" for m in hit)
+                            and _sentence_initial(texts[i], s0)):
+                        # New, or a longer name around found ones; but a known person
+                        # is kept against a span that opens a sentence ("Following Ms
+                        # Truss's": the model took the capitalised first word along).
+                        out[i] = [m for m in out[i] if m not in hit]
                         out[i].append(Mention(e.text, e.label_, s0))
         return out
 
@@ -313,12 +332,14 @@ def _sentences_with(text: str, start: int, positions: list[int]) -> list[tuple[i
 
 @lru_cache(maxsize=1)
 def _gazetteer() -> tuple[re.Pattern[str], dict[str, str]]:
-    """One regex for every country name, alias and demonym (as capitalised in text)."""
+    """One regex for every country name, alias and demonym (as capitalised in text);
+    demonyms get the model's label for them (NORP), names GPE."""
     names: dict[str, str] = {}
+    demonyms = _demonyms()
     for key in _country_table():
         for form in {key.title(), key.upper() if len(key) <= 4 else key.title()}:
             if len(form) >= 2 and "," not in form and "(" not in form:
-                names[form] = "GPE"
+                names[form] = "NORP" if key in demonyms else "GPE"
     pattern = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
     return re.compile(rf"(?<![\w-])(?:{pattern})(?![\w-])"), names
 
@@ -355,13 +376,23 @@ def propagate(text: str, start: int, lead: Sequence[Mention],
             taken.append((m.start(), m.end()))
     person_tokens = {t for s, lab in labels.items() if lab == "PERSON" for t in s.split()}
     for m in _CAPSEQ.finditer(text, start):
-        a, b = m.start(), m.end()
-        if any(x < b and a < y for x, y in taken):
+        a, phrase = _trim_phrase(text, m.start(), m.group(0))
+        if not phrase:
             continue
-        phrase = m.group(0)
+        b = a + len(phrase)
+        inside = [(x, y) for x, y in taken if x < b and a < y]
+        if inside:
+            # A longer name around known ones ("New Jersey Department of Public
+            # Safety" around "New Jersey"): the model's second pass decides.
+            if unexplained is not None and (a < min(x for x, _ in inside)
+                                            or b > max(y for _, y in inside)):
+                unexplained.append(a)
+            continue
         words = phrase.split()
         if len(words) == 1 and _sentence_initial(text, a):
             continue
+        if len(words) == 1 and _ACRONYM.fullmatch(phrase) and _shouting(text, a, b):
+            continue  # a heading or a label in capitals, not an organisation
         label = _guess_label(phrase, words, person_tokens)
         if label is not None:
             out.append(Mention(phrase, label, a))
@@ -370,8 +401,49 @@ def propagate(text: str, start: int, lead: Sequence[Mention],
     return out
 
 
-_CAPSEQ = re.compile(r"(?<![\w-])[A-Z][\w'’.-]*(?:\s+(?:(?:of|the|and|de|for|du|van|von|al|bin)"
-                     r"\s+)?[A-Z][\w'’.-]*)*")
+_CAPSEQ = re.compile(r"(?<![\w-])[A-Z][\w'’.&-]*(?:\s+(?:(?:of|the|and|de|for|du|van|von|al|bin)"
+                     r"\s+)?[A-Z][\w'’.&-]*)*")
+_ABBREV = re.compile(r"(?:[A-Z]\.)+|(?:St|Mr|Mrs|Ms|Dr|Mt|Jr|Sr|Gen|Col|Lt|Capt|Gov|Sen|Rep)\.")
+
+
+def _trim_phrase(text: str, start: int, phrase: str) -> tuple[int, str]:
+    """A capitalised run cut to the name in it: stopped at a sentence end inside it
+    ("Racing Radio. This" -> "Racing Radio"; "U.S." and "W." are not ends), without
+    a trailing full stop, and without capitalised function words in front
+    ("Although Jack" -> "Jack"). Returns the new start and phrase ("" for none)."""
+    words = phrase.split()
+    for i, w in enumerate(words):
+        if w.endswith(".") and not _ABBREV.fullmatch(w):
+            words = words[:i + 1]
+            words[-1] = w.rstrip(".")
+            break
+    offset = 0
+    while words and (words[0] in _STOP_CAPS or words[0].lower() in _function_words()):
+        offset = phrase.index(words[0], offset) + len(words[0])
+        words = words[1:]
+    if not words:
+        return start, ""
+    first = phrase.index(words[0], offset)
+    end = phrase.index(words[-1], first) + len(words[-1])
+    return start + first, phrase[first:end]
+
+
+@lru_cache(maxsize=1)
+def _function_words() -> frozenset[str]:
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    return frozenset(STOP_WORDS) - {"us"}  # "US" is a country
+
+
+def _shouting(text: str, a: int, b: int) -> bool:
+    """Is the line around ``text[a:b]`` mostly capitals (a heading, a table, a label)?"""
+    lo = text.rfind("\n", 0, a) + 1
+    hi = text.find("\n", b)
+    hi = len(text) if hi < 0 else hi
+    letters = [c for c in text[max(lo, a - 80):a] + text[b:min(hi, b + 80)] if c.isalpha()]
+    return not letters or sum(c.isupper() for c in letters) > 0.6 * len(letters)
+
+
 _ORG_WORDS = frozenset((  # noqa: SIM905 - a word list reads better as text
     "Inc Inc. Corp Corp. Corporation Company Co. Ltd Ltd. LLC Group Holdings Bank University "
     "College School Institute Academy Party Ministry Department Council Committee Commission "
@@ -391,6 +463,10 @@ _STOP_CAPS = frozenset((  # noqa: SIM905
 
 
 _ACRONYM = re.compile(r"[A-Z]{2,6}")
+_NOT_ORG_ACRONYMS = frozenset((  # noqa: SIM905 - common acronyms that name no organisation
+    "AI AM PM AD BC CD DVD EP LP TV GDP GNP CEO CFO COO CTO MP MPs VIP DNA RNA HIV AIDS "
+    "COVID SARS USB PC IT ID OK FAQ PDF RPG MVP ERA RBI TD GPS ATM VAT PR HR IQ UFO DJ MC"
+).split())
 
 
 def _sentence_initial(text: str, pos: int) -> bool:
@@ -409,7 +485,8 @@ def _guess_label(phrase: str, words: list[str], person_tokens: set[str]) -> str 
         return "ORG"
     if any(w in person_tokens for w in words):
         return "PERSON"
-    if len(words) == 1 and _ACRONYM.fullmatch(words[0]) and country_of(words[0]) is None:
+    if (len(words) == 1 and _ACRONYM.fullmatch(words[0]) and country_of(words[0]) is None
+            and words[0] not in _NOT_ORG_ACRONYMS):
         return "ORG"  # NATO, OSCE, IAEA: an acronym that is not a country
     name = " ".join(words)
     if name.lower() in _place_table():

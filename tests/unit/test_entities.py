@@ -1,6 +1,12 @@
 import pytest
 
-from newsmon.analysis.entities import EntityExtractor, Mention, country_of, resolve
+from newsmon.analysis.entities import (
+    EntityExtractor,
+    Mention,
+    country_of,
+    propagate,
+    resolve,
+)
 from tests.helpers import SEED_FILE, seed_items
 
 
@@ -32,6 +38,49 @@ def test_demonyms_and_aliases_map_to_countries() -> None:
 def test_noise_dropped() -> None:
     assert resolve([Mention("2014", "DATE", 0), Mention("  ", "PERSON", 3),
                     Mention("123", "ORG", 5)]) == []
+
+
+def propagated(text: str, lead: list[Mention]) -> tuple[dict[str, str], list[int]]:
+    unexplained: list[int] = []
+    found = {m.text: m.label for m in propagate(text, 0, lead, unexplained)}
+    return found, unexplained
+
+
+def test_propagation_labels_demonyms_as_the_model_does() -> None:
+    found, _ = propagated("Russian troops moved near Russia's border with Ukraine.", [])
+    assert found == {"Russian": "NORP", "Russia": "GPE", "Ukraine": "GPE"}
+
+
+def test_capitalised_runs_stop_at_sentence_ends_and_lose_leading_function_words() -> None:
+    lead = [Mention("Revolver Records", "ORG", 0), Mention("Jack Penley", "PERSON", 0)]
+    text = ("He signed with Revolver Records. In 1999 Although Jack left the Army to teach "
+            "at Yale University in the U.S. Navy Yard.")
+    found, unexplained = propagated(text, lead)
+    assert found["Revolver Records"] == "ORG" and found["Yale University"] == "ORG"
+    assert found["Jack"] == "PERSON"
+    assert not any(k.startswith(("Revolver Records.", "In ", "Although")) for k in found)
+    # "U.S." is no sentence end: the run around the known "U.S." goes to the model.
+    assert text.index("U.S. Navy Yard") in unexplained
+
+
+def test_acronyms_in_capitals_or_common_ones_are_not_organisations() -> None:
+    found, _ = propagated("Leaders met at the NATO summit.\nTRACK LISTING CD\nA DNA test "
+                          "and a VIP pass.", [])
+    assert found.get("NATO") == "ORG"
+    assert not {"CD", "DNA", "VIP", "TRACK"} & set(found)
+
+
+def test_a_longer_name_around_a_known_place_goes_to_the_second_pass() -> None:
+    text = "Police said the New Jersey Department of Public Safety opened an inquiry."
+    found, unexplained = propagated(text, [Mention("New Jersey", "GPE", 0)])
+    assert found == {"New Jersey": "GPE"}
+    assert unexplained == [text.index("New Jersey")]
+
+
+def test_a_person_named_like_a_country_stays_a_person() -> None:
+    ents = by_canonical(resolve([Mention("Michael Jordan", "PERSON", 0),
+                                 Mention("Jordan", "PERSON", 40)]))
+    assert ents["Michael Jordan"].count == 2 and "Jordan" not in ents
 
 
 @pytest.fixture(scope="module")
