@@ -1,9 +1,10 @@
 """At-least-once guards for faust-streaming's consumer.
 
-Two ways faust-streaming 0.11 commits past records no agent processed. The first was
-caught by ``tests/integration/test_crash.py::test_sigterm_under_load_exits_cleanly``
-(13 to 142 of 400 articles never enriched after a SIGTERM and restart, in 10 of 17
-runs; 0 in 9 with the guard). The second is found by reading Faust's stream iterator;
+Ways faust-streaming 0.15.3 (pinned in pyproject.toml) commits past records no agent
+processed, or never fetches them again. The first was caught by
+``tests/integration/test_crash.py::test_sigterm_under_load_exits_cleanly`` (13 to 142
+of 400 articles never enriched after a SIGTERM and restart, in 10 of 17 runs; 0 in 9
+with the guard). The second is found by reading Faust's stream iterator;
 no test here has seen it fire, the guard costs one attribute test per ack.
 
 1. **Stale batches after a seek.** On a restart with table state to restore,
