@@ -46,6 +46,17 @@ _HEDGES = frozenset({"may", "might", "could", "possible", "possibly", "potential
                      "fear", "fears", "feared", "alleged", "allegedly", "reportedly", "rumour",
                      "rumor", "if", "would", "probability", "likely", "speculation"})
 _NEG_WINDOW = 4
+# A de-escalation that failed is no de-escalation: "ceasefire talks stall", "the truce
+# collapsed", "violations of the ceasefire". Looked for a few words either side.
+_FAILURES = frozenset({"stall", "stalled", "stalls", "stalling", "collapse", "collapsed",
+                       "collapses", "collapsing", "fail", "failed", "fails", "failure",
+                       "broke", "broken", "breaks", "breakdown", "violate", "violated",
+                       "violates", "violating", "violation", "violations", "breach",
+                       "breached", "breaches", "suspend", "suspended", "suspends",
+                       "abandon", "abandoned", "abandons", "scrap", "scrapped", "scraps",
+                       "derail", "derailed", "derails", "falter", "faltered", "falters",
+                       "shattered", "undermine", "undermined", "undermines"})
+_FAIL_WINDOW = 3
 _REPORTING = re.compile(r"\b(?:said|says|say|warned|warns|warn|told|tells|claimed|claims|"
                         r"according to|stated|added|insisted|threatened|vowed|accused)\b",
                         re.IGNORECASE)
@@ -285,6 +296,12 @@ def find_phrases(lexicon: Lexicon, text: str, field: str) -> list[Evidence]:
             if lowers[j] in _HEDGES:
                 hedged = True
             j -= 1
+        if phrase.weight < 0:
+            lo = max(i - _FAIL_WINDOW, 0)
+            near = [k for k in range(lo, min(end + _FAIL_WINDOW, len(toks)))
+                    if not i <= k < end and s0 <= toks[k].start() < s1]
+            if any(lowers[k] in _FAILURES for k in near):
+                negated = True
         before = text[s0:start_c]
         attributed = (before.count("“") > before.count("”") or before.count('"') % 2 == 1
                       or bool(_REPORTING.search(before)))

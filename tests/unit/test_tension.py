@@ -46,6 +46,18 @@ def test_deescalation_lowers_score() -> None:
     assert both < esc
 
 
+def test_a_failed_deescalation_does_not_lower_the_score() -> None:
+    esc = score("Airstrikes killed dozens in the city.")
+    for failed in ("Airstrikes killed dozens in the city. Ceasefire talks stalled.",
+                   "Airstrikes killed dozens in the city. The truce collapsed.",
+                   "Airstrikes killed dozens in the city after violations of the ceasefire."):
+        assert score(failed) >= esc, failed
+    assert score("Airstrikes killed dozens in the city. Ceasefire talks resumed.") < esc
+    # The failure must be near the phrase, in its own sentence.
+    assert score("Airstrikes killed dozens in the city, which failed. A ceasefire was "
+                 "agreed.") < score("Airstrikes killed dozens in the city, which failed.")
+
+
 def test_neutral_text_scores_zero_and_title_counts_more() -> None:
     assert score("The company launched a new phone with a larger screen.") == 0
     assert score("", title="Army masses troops on border") > score("Army masses troops on border")
