@@ -113,7 +113,7 @@ neardup_parked_oldest = Gauge("newsmon_neardup_parked_oldest_seconds",
                               "Age of the oldest record parked for its band answers")
 neardup_reprobes = Counter(
     "newsmon_neardup_reprobes_total",
-    "Parked records whose missing band answers were asked for again", )
+    "Parked records whose missing band answers were asked for again")
 _EWMA_ALPHA = 0.1
 _ewma: dict[str, float] = {}
 

@@ -98,6 +98,11 @@ def _event_time(article: dict[str, Any]) -> float:
     return time.time()
 
 
+def key_partition(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2) gives ``key``."""
+    return int((murmur2(key.encode()) & 0x7FFFFFFF) % partitions)
+
+
 class App(faust.App):
     """``faust.App`` whose consumer keeps at-least-once (:mod:`streams.delivery`)."""
 
@@ -152,6 +157,7 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
     trend_topic = topic(t.trend_alerts, partitioned=False)
     articles_topic = topic(t.articles, partitioned=False)
     dead_topic = topic(t.deadletter, partitioned=False)
+    alert_topics: dict[str, faust.TopicT] = {}  # by name: the default one and rule topics
     seen = app.Table("seen-ids", default=None, partitions=settings.partitions)
     pending = app.Table("neardup-pending", default=None, partitions=settings.partitions)
     hits = app.Table("neardup-hits", default=None, partitions=settings.partitions)
@@ -400,13 +406,13 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
                                    value=dumps({**msg, "bands": bands_here}))
 
     def partition_of(key: str) -> int:
-        return int((murmur2(key.encode()) & 0x7FFFFFFF) % settings.partitions)
+        return key_partition(key, settings.partitions)
 
     def mine(key: str, partition: int) -> bool:
         """Does ``key`` live in ``partition``? (Faust writes a table's changelog to the
         partition of the event being processed, so state may only be changed from an
         event of the key's own partition: sweeps arrive as events on every partition.)"""
-        return bool((murmur2(key.encode()) & 0x7FFFFFFF) % settings.partitions == partition)
+        return partition_of(key) == partition
 
     @app.timer(interval=sweep_every)  # type: ignore[untyped-decorator]
     async def sweeper() -> None:
@@ -453,7 +459,10 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
         sent = []
         for rule, alert in evaluate(rulebook.rules, article, ChainMap(started, cooldowns),
                                     now, members):
-            sent.append(await topic(rule.topic or t.alerts, partitioned=False).send(
+            name = rule.topic or t.alerts
+            if name not in alert_topics:
+                alert_topics[name] = topic(name, partitioned=False)
+            sent.append(await alert_topics[name].send(
                 key=alert["alert_id"].encode(), value=dumps(alert)))
             metrics.alerts.labels(rule.name).inc()
         await asyncio.gather(*sent)

@@ -101,16 +101,26 @@ def _country_table() -> dict[str, tuple[str, str]]:
         for n in (c.name, getattr(c, "common_name", None), getattr(c, "official_name", None), disp):
             if n:
                 table.setdefault(n.lower(), (code, disp))
-    text = resources.files("newsmon").joinpath("data/demonyms.tsv").read_text("utf-8")
-    for line in text.splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        code, demonyms, names = [*line.split("\t"), "", ""][:3]
-        disp = display(code.strip())
-        for n in (demonyms + "," + names).split(","):
-            if n.strip():
-                table[n.strip().lower()] = (code.strip(), disp)
+    for code, demonyms, names in _demonym_rows():
+        disp = display(code)
+        for n in (*demonyms, *names):
+            table[n.lower()] = (code, disp)
     return table
+
+
+@lru_cache(maxsize=1)
+def _demonym_rows() -> tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]:
+    """``data/demonyms.tsv``: (ISO code, demonyms, other names of the country)."""
+    text = resources.files("newsmon").joinpath("data/demonyms.tsv").read_text("utf-8")
+    def names(col: str) -> tuple[str, ...]:
+        return tuple(n.strip() for n in col.split(",") if n.strip())
+
+    rows = []
+    for line in text.splitlines():
+        if line.strip() and not line.startswith("#"):
+            code, demonyms, others = [*line.split("\t"), "", ""][:3]
+            rows.append((code.strip(), names(demonyms), names(others)))
+    return tuple(rows)
 
 
 @lru_cache(maxsize=1)
@@ -137,10 +147,7 @@ def _place_table() -> dict[str, str | None]:
 @lru_cache(maxsize=1)
 def _demonyms() -> frozenset[str]:
     """Lower-cased demonyms ("russian", "britons"): people and adjectives, not places."""
-    text = resources.files("newsmon").joinpath("data/demonyms.tsv").read_text("utf-8")
-    return frozenset(n.strip().lower() for line in text.splitlines()
-                     if line.strip() and not line.startswith("#")
-                     for n in [*line.split("\t"), ""][1].split(",") if n.strip())
+    return frozenset(n.lower() for _, demonyms, _ in _demonym_rows() for n in demonyms)
 
 
 @lru_cache(maxsize=1)

@@ -14,7 +14,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from aiokafka.partitioner import murmur2
 
 from newsmon.analysis.canonical import article_id
 from newsmon.analysis.pipeline import Analyzer
@@ -22,6 +21,7 @@ from newsmon.records import RawArticle
 from newsmon.rules import default_rules, evaluate
 from newsmon.settings import Settings
 from newsmon.topics import ensure_topics
+from streams.app import key_partition
 from tests.helpers import DATA
 from tests.integration.procs import (
     committed,
@@ -63,11 +63,6 @@ def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "newsmon.cli", "worker"], env=env,
                             stdout=log.open("ab"), stderr=subprocess.STDOUT,
                             start_new_session=True)
-
-
-def partition(article_id: str, partitions: int = 4) -> int:
-    """The raw-topic partition of an article (Kafka's default partitioner on its id)."""
-    return (murmur2(article_id.encode()) & 0x7FFFFFFF) % partitions
 
 
 def readies(log: Path) -> int:
@@ -115,8 +110,8 @@ def test_worker_killed_repeatedly_loses_no_alert(kafka_bootstrap: str, tmp_path:
     # worker starts with table state to restore and a partition nothing was ever
     # committed on (the case that once stranded records fetched before Faust's
     # recovery seek, in 2 of 4 CI runs).
-    late = [r for r in raws if partition(r.id) == 3]
-    early = [r for r in raws if partition(r.id) != 3]
+    late = [r for r in raws if key_partition(r.id, 4) == 3]
+    early = [r for r in raws if key_partition(r.id, 4) != 3]
     chunks = [early[i::10] for i in range(10)]
     try:
         while kills < 10:

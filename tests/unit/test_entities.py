@@ -88,6 +88,20 @@ def extractor() -> EntityExtractor:
     return EntityExtractor()
 
 
+def test_second_pass_prefers_a_longer_name_but_keeps_a_known_person() -> None:
+    from newsmon.analysis.entities import SpacyMentionFinder
+
+    text = ("Foreign Secretary Liz Truss visited New Jersey on Monday.\n"
+            + "Officials there met her. " * 4
+            + "Later the New Jersey Department of Public Safety opened an inquiry. "
+            + "Following Ms Truss's visit, nothing changed.")
+    mentions = SpacyMentionFinder(lead_chars=60).find([text])[0]
+    tail = {m.text for m in mentions if m.start > 60}
+    assert any("Department of Public Safety" in t for t in tail)  # replaced "New Jersey"
+    assert "New Jersey" not in tail
+    assert "Truss" in tail and not any(t.startswith("Following") for t in tail)
+
+
 def test_seed_article_entities_with_the_real_model(extractor: EntityExtractor) -> None:
     assert SEED_FILE.exists()
     main, _ = seed_items()
