@@ -47,7 +47,7 @@ class Settings:
     trend_baseline_windows: int = 24
     trend_z: float = 3.0
     trend_min_volume: int = 5
-    ner_lead_chars: int = 1500
+    ner_lead_chars: int = 200  # = newsmon.analysis.entities.DEFAULT_LEAD_CHARS
     metrics_host: str = "127.0.0.1"
     connector_metrics_port: int = 9464
     worker_metrics_port: int = 9465

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from newsmon.analysis.canonical import article_id, canonical_url
-from newsmon.analysis.entities import EntityExtractor
+from newsmon.analysis.entities import DEFAULT_LEAD_CHARS, EntityExtractor
 from newsmon.analysis.neardup import LSHIndex, Match
 from newsmon.analysis.tension import Lexicon, TensionResult, load_lexicon, score_tension
 from newsmon.analysis.text import html_to_text
@@ -65,7 +65,7 @@ class Analyzer:
 
     @classmethod
     def configured(cls, lexicon_file: Path | None = None,
-                   ner_lead_chars: int | None = 1500) -> Analyzer:
+                   ner_lead_chars: int | None = DEFAULT_LEAD_CHARS) -> Analyzer:
         """The analyzer as settings describe it (lexicon override, NER lead; 0 = full text)."""
         return cls(EntityExtractor(lead_chars=ner_lead_chars or None),
                    load_lexicon(override=lexicon_file))
