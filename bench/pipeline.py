@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -270,6 +271,30 @@ def stage_costs(raws: list[RawArticle]) -> list[tuple[str, float]]:
     return rows
 
 
+def _rss_mb(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return next(int(x.split()[1]) // 1024 for x in status.splitlines()
+                if x.startswith("VmRSS:"))
+
+
+def tree_rss_mb(pid: int) -> tuple[int, int]:
+    """RSS of a process and, separately, of all its descendants (the analysis
+    processes, where spaCy lives), in MB."""
+    children: list[int] = []
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        for task in Path(f"/proc/{p}/task").iterdir():
+            kids = [int(k) for k in (task / "children").read_text().split()]
+            children.extend(kids)
+            todo.extend(kids)
+    total = 0
+    for c in children:
+        with contextlib.suppress(OSError, StopIteration):
+            total += _rss_mb(c)
+    return _rss_mb(pid), total
+
+
 def memory_over_time(bootstrap: str, tmp: Path, n: int, samples: int = 10) -> list[int]:
     env = env_for(bootstrap, tmp, NEWSMON_DEDUP_WINDOW_HOURS=str(60 / 3600),
                   NEWSMON_SWEEP_SECONDS="5", NEWSMON_NER_LEAD_CHARS="300")
@@ -286,10 +311,10 @@ def memory_over_time(bootstrap: str, tmp: Path, n: int, samples: int = 10) -> li
             asyncio.run(produce(bootstrap, env["NEWSMON_TOPIC_RAW"], raws))
             asyncio.run(consume_until(bootstrap, env["NEWSMON_TOPIC_ARTICLES"],
                                       (s + 1) * step, 3600))
-            status = Path(f"/proc/{proc.pid}/status").read_text()
-            rss.append(next(int(x.split()[1]) // 1024 for x in status.splitlines()
-                            if x.startswith("VmRSS:")))
-            print(f"  memory: {(s + 1) * step} small articles, worker RSS {rss[-1]} MB",
+            main_mb, children_mb = tree_rss_mb(proc.pid)
+            rss.append(main_mb + children_mb)
+            print(f"  memory: {(s + 1) * step} small articles, worker RSS {rss[-1]} MB "
+                  f"(main process {main_mb}, analysis processes {children_mb})",
                   file=sys.stderr, flush=True)
     finally:
         stop(proc)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import multiprocessing
 import signal
@@ -405,7 +406,10 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
             await bands_topic.send(key=None, partition=part,
                                    value=dumps({**msg, "bands": bands_here}))
 
+    @functools.lru_cache(maxsize=1 << 16)
     def partition_of(key: str) -> int:
+        # Cached: every sweep asks it of every band key (murmur2 in pure Python was
+        # 116,000 calls, ~3 % of the worker's time, for 1,000 articles).
         return key_partition(key, settings.partitions)
 
     def mine(key: str, partition: int) -> bool:

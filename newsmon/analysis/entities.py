@@ -287,6 +287,14 @@ class SpacyMentionFinder:
         return cut
 
     def find(self, texts: Sequence[str]) -> list[list[Mention]]:
+        # Every new word a text brings (a name, a number, a typo) would stay in the
+        # model's vocabulary for the life of the process: 30 MB per 50,000 new words
+        # measured, so a daemon reading the news grows without end. spaCy's memory
+        # zone frees them once the mentions (plain strings) are out.
+        with self.nlp.memory_zone():
+            return self._find(texts)
+
+    def _find(self, texts: Sequence[str]) -> list[list[Mention]]:
         ends = [self._lead_end(t) for t in texts]
         docs = self.nlp.pipe((t[:e] for t, e in zip(texts, ends, strict=True)),
                              batch_size=self.batch_size)
@@ -388,8 +396,9 @@ def _windows(text: str, start: int, positions: list[int]) -> list[tuple[int, int
     capitalised run; overlapping windows merged.
 
     The model's decisions depend on a few tokens either side (its convolutions see
-    four tokens each way), so a window gives the entities the whole sentence would, on
-    the 145 wikigold documents identically to within 0.001 F1, for fewer tokens.
+    four tokens each way): on the 145 wikigold documents, F1 moved by under 0.002
+    between windows of 10/15 and 40/60 characters and whole sentences, for a quarter
+    of the tokens.
     """
     from newsmon.analysis.text import sentence_spans
 
@@ -458,8 +467,30 @@ def _gazetteer() -> tuple[re.Pattern[str], dict[str, str]]:
         for form in {key.title(), key.upper() if len(key) <= 4 else key.title()}:
             if len(form) >= 2 and "," not in form and "(" not in form:
                 names[form] = "NORP" if key in demonyms else "GPE"
-    pattern = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-    return re.compile(rf"(?<![\w-])(?:{pattern})(?![\w-])"), names
+    return re.compile(rf"(?<![\w-]){_trie_pattern(names)}(?![\w-])"), names
+
+
+def _trie_pattern(words: Iterable[str]) -> str:
+    """A regex matching any of ``words``, longest first, shaped as a trie: the engine
+    follows one branch per character instead of trying every word at every position
+    (the ~700-name gazetteer: 9x faster over the 181 benchmark texts, same matches)."""
+    trie: dict[str, Any] = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict[str, Any]) -> str:
+        alts = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        if "" in node:  # a word ends here: the longer ones are optional, tried first
+            body = (f"(?:{body})" if len(alts) == 1 and len(body) > 1 else body) + "?"
+        return body
+
+    return "(?:" + emit(trie) + ")"
 
 
 def propagate(text: str, start: int, lead: Sequence[Mention],

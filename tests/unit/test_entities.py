@@ -189,3 +189,35 @@ def test_the_unheard_tok2vec_is_dropped_and_changes_no_entity() -> None:
     text = html_to_text(main.content)
     assert ([(e.text, e.label_, e.start_char) for e in trimmed(text).ents]
             == [(e.text, e.label_, e.start_char) for e in full(text).ents])
+
+
+def test_new_words_do_not_stay_in_the_model_vocabulary() -> None:
+    """A long-running worker reads new names and numbers forever; they must not pile
+    up in spaCy's string store (without the memory zone, every one of them does)."""
+    from newsmon.analysis.entities import SpacyMentionFinder
+
+    finder = SpacyMentionFinder()
+    finder.find(["Warm-up text about Paris."])
+    before = len(finder.nlp.vocab.strings)
+    texts = [f"Zqx{i}vort Blenquist met Ovrapa{i} Holdings in Quenzil{i} on {1000 + i}."
+             for i in range(50)]
+    mentions = finder.find(texts)
+    assert any(m.text.startswith("Zqx") or "Ovrapa" in m.text for ms in mentions for m in ms)
+    assert len(finder.nlp.vocab.strings) == before
+
+
+def test_the_trie_shaped_gazetteer_matches_what_a_plain_alternation_matches() -> None:
+    import re
+
+    from newsmon.analysis.entities import _trie_pattern
+
+    words = ["Niger", "Nigeria", "Nigerien", "Guinea", "Guinea-Bissau", "Papua New Guinea",
+             "US", "USA", "U.S.", "A.B", "Congo", "DR Congo"]
+    plain = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    text = ("Nigeria, Niger and Nigerien; Guinea-Bissau, Guinea, Papua New Guinea; US, USA, "
+            "U.S. and USAID; A.B.C; DR Congo and Congo-Brazzaville; Nigerians.")
+    for lookaround in (r"(?<![\w-]){}(?![\w-])", "{}"):
+        ours = re.compile(lookaround.format(_trie_pattern(words)))
+        theirs = re.compile(lookaround.format(f"(?:{plain})"))
+        assert ([(m.start(), m.group(0)) for m in ours.finditer(text)]
+                == [(m.start(), m.group(0)) for m in theirs.finditer(text)])
