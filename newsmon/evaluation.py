@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -118,10 +119,15 @@ def benchmark_texts(data: Path) -> list[str]:
     return [v["articleBody"] for v in truth.values() if v.get("articleBody")]
 
 
-def _rate(fn: Callable[[], object], n: int) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return n / (time.perf_counter() - t0)
+def _rate(fn: Callable[[], object], n: int, repeats: int = 3) -> float:
+    """Items per second: the median of ``repeats`` timed runs (single runs on the
+    project's machine vary by 20-30 %)."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return n / statistics.median(times)
 
 
 def eval_entities(data: Path) -> list[tuple[str, str, str]]:
@@ -145,7 +151,7 @@ def eval_entities(data: Path) -> list[tuple[str, str, str]]:
         finder.find(texts[:5])  # warm up
         rate = _rate(functools.partial(finder.find, texts), len(texts))
         rows.append((f"entities: {name}",
-                     f"P {p:.3f} R {r:.3f} F1 {f:.3f}; {rate:.1f} articles/s",
+                     f"P {p:.3f} R {r:.3f} F1 {f:.3f}; {rate:.1f} articles/s (median of 3)",
                      f"wikigold {len(gold)} docs; {len(texts)} full-text articles, 1 process"))
     # News has no gold here: how far does newsmon's reading of the benchmark's English
     # articles stay from the model's reading of the whole text? (Capitalised names only:

@@ -513,11 +513,18 @@ def propagate(text: str, start: int, lead: Sequence[Mention],
                 labels.setdefault(last, "PERSON")
     out: list[Mention] = []
     taken = bytearray(len(text) + 1)  # 1 where a mention found above lies
-    if labels:
-        pattern = "|".join(re.escape(n) for n in sorted(labels, key=len, reverse=True))
-        for m in re.compile(rf"(?<![\w-])(?:{pattern})(?![\w-])").finditer(text, start):
-            out.append(Mention(m.group(0), labels[m.group(0)], m.start()))
-            taken[m.start():m.end()] = b"\1" * (m.end() - m.start())
+    # The lead's few names, longest first, each where it stands as a whole word and
+    # inside no longer one (str.find: compiling a regex per article cost more).
+    for name in sorted(labels, key=len, reverse=True):
+        i = text.find(name, start)
+        while i >= 0:
+            j = i + len(name)
+            if (not (i and _in_word(text[i - 1])) and not (j < len(text) and _in_word(text[j]))
+                    and taken.find(1, i, j) < 0):
+                out.append(Mention(name, labels[name], i))
+                taken[i:j] = b"\1" * (j - i)
+            i = text.find(name, i + 1)
+    out.sort(key=lambda m: m.start)
     gaz, kinds = _gazetteer()
     for m in gaz.finditer(text, start):
         if not taken[m.start()]:
@@ -571,6 +578,7 @@ def propagate(text: str, start: int, lead: Sequence[Mention],
 _CAPSEQ = re.compile(r"(?<![\w-])[A-Z][\w'’.&-]*(?:[^\S\n]+(?:(?:of|the|and|de|for|du|van|von|al|"
                      r"bin)[^\S\n]+)?[A-Z][\w'’.&-]*)*")
 _LOWER_WORD = re.compile(r"(?<![\w'’-])[a-z][a-z'’-]*")
+_NONSPACE = re.compile(r"\S+")
 _JOINERS = frozenset(("of", "the", "and", "de", "for", "du", "van", "von", "al", "bin"))
 _PRONOUN_CONTRACTION = re.compile(
     r"(?:I|You|We|They|He|She|It|That|There|What|Who|Let|Here)['’](?:m|ve|d|ll|re|s)")
@@ -588,10 +596,16 @@ def _name_core(text: str, a: int, b: int) -> tuple[int, int]:
 _ABBREV = re.compile(r"(?:[A-Z]\.)+|(?:St|Mr|Mrs|Ms|Dr|Mt|Jr|Sr|Gen|Col|Lt|Capt|Gov|Sen|Rep)\.")
 
 
+def _in_word(c: str) -> bool:
+    return c.isalnum() or c in "_-"
+
+
 def _cut_at_sentence_end(run: str) -> str:
     """A capitalised run up to its first word that ends a sentence ("Monday. Wistron"
     -> "Monday."; "U.S." and "W." end none)."""
-    for w in re.finditer(r"\S+", run):
+    if "." not in run:
+        return run
+    for w in _NONSPACE.finditer(run):
         if w.group(0).endswith(".") and not _ABBREV.fullmatch(w.group(0)):
             return run[:w.end()]
     return run
