@@ -191,6 +191,30 @@ def test_the_unheard_tok2vec_is_dropped_and_changes_no_entity() -> None:
             == [(e.text, e.label_, e.start_char) for e in full(text).ents])
 
 
+def test_matrix_products_on_either_backend_give_the_same_entities() -> None:
+    """The model runs on numpy's BLAS where that is faster than thinc's blis (see
+    ``_use_faster_matmul``); the choice must not change what it finds."""
+    from thinc.api import NumpyOps
+
+    from newsmon.analysis.entities import _set_ops, _use_faster_matmul, load_spacy_model
+    from newsmon.analysis.text import html_to_text
+
+    nlp = load_spacy_model()
+    choice = _use_faster_matmul(nlp)
+    nodes = list(nlp.get_pipe("ner").model.walk())
+    assert choice in ("blis", "numpy")
+    assert all(n.ops.use_blis == (choice == "blis") for n in nodes)
+    main, teasers = seed_items()
+    texts = [html_to_text(main.content), *(t.title for t in teasers)]
+    spans = {}
+    for name, ops in (("blis", NumpyOps()), ("numpy", NumpyOps(use_blis=False))):
+        _set_ops(nlp, ops)
+        assert all(n.ops is ops for n in nlp.get_pipe("ner").model.walk())
+        spans[name] = [[(e.text, e.label_, e.start_char) for e in d.ents]
+                       for d in nlp.pipe(texts)]
+    assert spans["blis"] == spans["numpy"] and any(spans["blis"])
+
+
 def test_new_words_do_not_stay_in_the_model_vocabulary() -> None:
     """A long-running worker reads new names and numbers forever; they must not pile
     up in spaCy's string store (without the memory zone, every one of them does)."""
