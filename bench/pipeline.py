@@ -143,14 +143,15 @@ def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[by
 
 
 def stop(proc: subprocess.Popen[bytes]) -> int:
-    """SIGTERM; return the process's peak RSS in MB (VmHWM) read just before."""
+    """SIGTERM; return the peak RSS in MB (VmHWM) of the process and its descendants (the
+    analysis processes), read just before."""
     hwm = 0
-    try:
-        for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                hwm = int(line.split()[1]) // 1024
-    except OSError:
-        pass
+    with contextlib.suppress(OSError):
+        for pid in [proc.pid, *_descendants(proc.pid)]:
+            with contextlib.suppress(OSError, StopIteration):
+                status = Path(f"/proc/{pid}/status").read_text()
+                hwm += next(int(x.split()[1]) // 1024 for x in status.splitlines()
+                            if x.startswith("VmHWM:"))
     proc.send_signal(signal.SIGTERM)
     try:
         proc.wait(30)
@@ -277,9 +278,7 @@ def _rss_mb(pid: int) -> int:
                 if x.startswith("VmRSS:"))
 
 
-def tree_rss_mb(pid: int) -> tuple[int, int]:
-    """RSS of a process and, separately, of all its descendants (the analysis
-    processes, where spaCy lives), in MB."""
+def _descendants(pid: int) -> list[int]:
     children: list[int] = []
     todo = [pid]
     while todo:
@@ -288,8 +287,14 @@ def tree_rss_mb(pid: int) -> tuple[int, int]:
             kids = [int(k) for k in (task / "children").read_text().split()]
             children.extend(kids)
             todo.extend(kids)
+    return children
+
+
+def tree_rss_mb(pid: int) -> tuple[int, int]:
+    """RSS of a process and, separately, of all its descendants (the analysis
+    processes, where spaCy lives), in MB."""
     total = 0
-    for c in children:
+    for c in _descendants(pid):
         with contextlib.suppress(OSError, StopIteration):
             total += _rss_mb(c)
     return _rss_mb(pid), total
@@ -342,15 +347,17 @@ def main() -> None:
 
         ours = args.rate * 2 if args.rate else 0.0
         if "throughput" in sections:
+            # The passthrough first: it also warms the freshly started broker up, which
+            # otherwise slowed whichever run came first (by ~10-20 % in repeated runs).
+            ceiling = passthrough(bootstrap, tmp, raws)
+            note("passthrough ceiling (aiokafka consume->produce)", f"{ceiling:.0f} records/s")
             ours, rss = throughput(bootstrap, tmp, raws,
                                    [sys.executable, "-m", "newsmon.cli", "worker"])
             note(f"newsmon end to end, {len(raws)} full-text articles", f"{ours:.1f} articles/s")
-            note("newsmon worker peak RSS", f"{rss} MB")
+            note("newsmon worker peak RSS (main + analysis processes)", f"{rss} MB")
             obvious, _ = throughput(bootstrap, tmp, raws, [sys.executable, "-m", "bench.obvious"])
             note("obvious pipeline (spaCy full + regex loop)", f"{obvious:.1f} articles/s")
             note("newsmon / obvious", f"{ours / obvious:.2f}x" if obvious else "-")
-            ceiling = passthrough(bootstrap, tmp, raws)
-            note("passthrough ceiling (aiokafka consume->produce)", f"{ceiling:.0f} records/s")
             note("newsmon / passthrough", f"{ours / ceiling:.3f}")
             off, _ = throughput(bootstrap, tmp, [RawArticle(id=r.id, title=r.title, url=r.url)
                                                   for r in raws],

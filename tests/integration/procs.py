@@ -44,6 +44,9 @@ def isolated_env(bootstrap: str, tmp_path: Path, **extra: str) -> dict[str, str]
         "NEWSMON_WORKER_METRICS_PORT": str(free_port()),
         "NEWSMON_CONNECTOR_METRICS_PORT": str(free_port()),
         "NEWSMON_PARTITIONS": "4",
+        # One analysis process per worker (the default is one per CPU): several
+        # workers, the broker and the test share the machine. test_e2e runs two.
+        "NEWSMON_ANALYSIS_PROCESSES": "1",
         "PYTHONUNBUFFERED": "1",
     })
     env.update(extra)

@@ -55,7 +55,8 @@ def test_seed_article_becomes_exactly_one_alert(kafka_bootstrap: str, tmp_path: 
         for path, (status, headers, body) in routes.items():
             if status == 200:
                 expected_ids |= {e.id for e in parse_feed(body, base + path, "t", headers).entries}
-        env = isolated_env(kafka_bootstrap, tmp_path, NEWSMON_FEEDS_FILE=str(feeds))
+        env = isolated_env(kafka_bootstrap, tmp_path, NEWSMON_FEEDS_FILE=str(feeds),
+                           NEWSMON_ANALYSIS_PROCESSES="2")
 
         # The connector polls twice, as two processes: the feed state it saves between them
         # keeps the second poll from republishing anything.

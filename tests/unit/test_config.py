@@ -36,3 +36,12 @@ def test_errors_name_file_line_and_field(tmp_path: Path, text: str, where: str) 
 
 def test_default_feed_list_is_valid() -> None:
     assert len(load_feeds(Path(__file__).parents[2] / "deploy/feeds.yml")) >= 5
+
+
+def test_analysis_processes_default_to_usable_cpus() -> None:
+    import os
+
+    from newsmon.settings import Settings
+
+    assert Settings.from_env({}).analysis_processes == len(os.sched_getaffinity(0))
+    assert Settings.from_env({"NEWSMON_ANALYSIS_PROCESSES": "0"}).analysis_processes == 0
