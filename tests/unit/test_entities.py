@@ -172,6 +172,34 @@ def test_the_model_reads_a_repeated_phrase_once_and_every_occurrence_counts() ->
     assert second.count("Okafor") < text.count("Okafor")  # later ones not read again
 
 
+def test_a_span_the_model_runs_across_two_windows_is_dropped() -> None:
+    """An article's windows are read as one text with a blank line between them; a span
+    that starts in one window and ends in the next is no name in the article."""
+    from newsmon.analysis.entities import _GAP, SpacyMentionFinder
+
+    finder = SpacyMentionFinder(lead_chars=40)
+    pipe = finder.nlp.pipe
+    joined: list[str] = []
+
+    def crossing(texts, **kw):  # type: ignore[no-untyped-def]
+        for doc in pipe(list(texts), **kw):
+            if _GAP in doc.text:
+                joined.append(doc.text)
+                span = doc.char_span(0, len(doc.text), label="ORG", alignment_mode="expand")
+                doc.ents = [span]
+            yield doc
+
+    finder.nlp.pipe = crossing
+    text = ("Storms hit the coast early on Monday.\n"
+            + "Residents were told to leave the area at once. " * 3
+            + "Later Zubrowka Holdings said it would help. "
+            + "The river kept rising all night and the roads were closed. " * 3
+            + "By morning Okonkwo Freight had sent trucks.")
+    mentions = finder.find([text])[0]
+    assert joined, "the two phrases should be read as two windows of one text"
+    assert not any(_GAP in m.text or len(m.text) > 40 for m in mentions)
+
+
 def test_the_unheard_tok2vec_is_dropped_and_changes_no_entity() -> None:
     import spacy
 
