@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -104,6 +105,9 @@ class Lexicon:
     version: str
     categories: dict[str, str]
     index: dict[str, tuple[Phrase, ...]]
+    # Fixed expressions in which a lexicon word is no event ("according to", "heart
+    # attack"): lower-cased word sequences, indexed by their first word.
+    not_phrases: dict[str, tuple[tuple[str, ...], ...]] = dataclass_field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -150,7 +154,20 @@ def load_lexicon(data: dict[str, Any] | None = None,
                 raise LexiconError(f"category {name!r}: phrase {text!r} is empty or starts with *")
             index.setdefault(pattern[0], []).append(Phrase(text, name, weight, pattern))
     frozen = {k: tuple(v) for k, v in index.items()}
-    return Lexicon(version=str(data.get("version", 0)), categories=labels, index=frozen)
+    blockers: dict[str, list[tuple[str, ...]]] = {}
+    raw_not = data.get("not_phrases") or []
+    if not isinstance(raw_not, list) or not all(isinstance(x, str) for x in raw_not):
+        raise LexiconError("'not_phrases' must be a list of strings")
+    for text in raw_not:
+        words = tuple(_lower(w) for w in _words(text) if w != "*")
+        if words:
+            blockers.setdefault(words[0], []).append(words)
+    return Lexicon(version=str(data.get("version", 0)), categories=labels, index=frozen,
+                   not_phrases={k: tuple(v) for k, v in blockers.items()})
+
+
+def _lower(word: str) -> str:
+    return word.lower().replace("’", "'")
 
 
 def _merge(base: dict[str, Any], path: Path) -> dict[str, Any]:
@@ -178,8 +195,12 @@ def _merge(base: dict[str, Any], path: Path) -> dict[str, Any]:
             if not (isinstance(item, dict) and float(item.get("w", 1)) == 0):
                 phrases.append(item)
         merged["phrases"] = phrases
+    extra_not = extra.get("not_phrases") or []
+    if not isinstance(extra_not, list):
+        raise LexiconError(f"{path}: 'not_phrases' must be a list")
     version = f"{base.get('version', 0)}+{extra.get('version', path.stem)}"
-    return {"version": version, "categories": cats}
+    return {"version": version, "categories": cats,
+            "not_phrases": [*(base.get("not_phrases") or []), *extra_not]}
 
 
 def _words(text: str) -> list[str]:
@@ -257,20 +278,35 @@ def _match_at(stems: list[str], i: int, pattern: tuple[str, ...]) -> int:
     return rec(i, 0)
 
 
+def _blocked(lexicon: Lexicon, lowers: list[str]) -> bytearray | None:
+    """1 for each token inside one of the lexicon's ``not_phrases`` (None: no such token)."""
+    if not lexicon.not_phrases:
+        return None
+    out: bytearray | None = None
+    for k, word in enumerate(lowers):
+        for words in lexicon.not_phrases.get(word, ()):
+            if tuple(lowers[k:k + len(words)]) == words:
+                if out is None:
+                    out = bytearray(len(lowers))
+                out[k:k + len(words)] = b"\1" * len(words)
+    return out
+
+
 def find_phrases(lexicon: Lexicon, text: str, field: str) -> list[Evidence]:
     """All lexicon matches in ``text``, longest first at each position, one pass."""
     if not text:
         return []
     toks = list(_TOKEN.finditer(text))
     stems = [stem(t.group(0)) for t in toks]
-    lowers = [t.group(0).lower().replace("’", "'") for t in toks]
+    lowers = [_lower(t.group(0)) for t in toks]
+    blocked = _blocked(lexicon, lowers)
     sents = sentence_spans(text)
     out: list[Evidence] = []
     si = 0
     i = 0
     while i < len(toks):
         cands = lexicon.index.get(stems[i])
-        if not cands:
+        if not cands or (blocked and blocked[i]):
             i += 1
             continue
         best: tuple[int, int] = (-1, 0)

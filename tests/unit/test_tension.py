@@ -69,6 +69,33 @@ def test_score_is_monotonic_in_escalation() -> None:
     assert 0 < one < two <= 100
 
 
+def test_fixed_expressions_are_no_events() -> None:
+    from newsmon.analysis.tension import find_phrases
+
+    def phrases(text: str) -> list[str]:
+        return [e.phrase for e in find_phrases(LEX, text, "content")]
+
+    # the word alone still counts; inside the fixed expression it does not
+    assert phrases("According to officials, the two sides signed an accord.") == ["accord"]
+    assert phrases("He resigned over conflicts of interest.") == []
+    assert phrases("He died of a heart attack a day after the attack.") == ["attack"]
+    assert phrases("They talked about the peace talks.") == ["peace talks"]
+    assert score("Blood pressure and peer pressure rose.") == 0
+
+
+def test_not_phrases_extend_by_override(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from newsmon.analysis.tension import find_phrases
+
+    extra = tmp_path / "mine.yml"
+    extra.write_text("version: mine\nnot_phrases: [war of words]\n")
+    lex = load_lexicon(override=extra)
+    assert [e.phrase for e in find_phrases(LEX, "A war of words.", "content")] == ["war"]
+    assert find_phrases(lex, "A war of words.", "content") == []
+    assert find_phrases(lex, "According to them.", "content") == []  # the bundled ones stay
+    with pytest.raises(LexiconError):
+        load_lexicon({"categories": {}, "not_phrases": [{"p": 1}]})
+
+
 def test_bad_lexicon_rejected() -> None:
     with pytest.raises(LexiconError):
         load_lexicon({"categories": {"x": {"phrases": [{"nope": 1}]}}})
