@@ -18,8 +18,7 @@
   ``story_id`` (``newsmon.analysis.neardup.decide``) and releases the record.
 * ``enrich`` batches records (``noack_take``, acked only once published) and
   runs the CPU-heavy analysis in a spawned process pool (a thread when
-  ``analysis_processes`` is 0) so the event loop keeps heartbeating; it runs
-  one actor per process, each with its own batch in flight.
+  ``analysis_processes`` is 0) so the event loop keeps heartbeating.
 * State older than ``dedup_window_hours`` (default 72) is dropped on SWEEP
   events a timer sends to every partition (Faust tables may only be written
   from an event of the key's own partition).
@@ -479,12 +478,7 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
         """Rules and cooldowns, keyed by story so one story's state lives in one place."""
         await each_record(stream, "alerting", alert_one, expire_stories)
 
-    # One actor per analysis process: each takes its own batch and hands it whole to
-    # the pool, so every process stays busy and a batch never waits for another to
-    # finish (with one actor, a batch of one article left the other processes idle).
-    # Safe because enrich writes no table; Faust commits an offset only once every
-    # event before it is acked, whatever order the actors ack in.
-    @app.agent(analyze_topic, name="enrich", concurrency=lanes)
+    @app.agent(analyze_topic, name="enrich")
     async def enrich(stream: faust.StreamT[bytes]) -> None:
         loop = asyncio.get_running_loop()
         # noack_take + manual acks: a batch cut short by a shutdown is not acked, so it
@@ -506,7 +500,13 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
                 continue
             t0 = time.perf_counter()
             try:
-                articles = await loop.run_in_executor(executor, enrich_many, raws, near)
+                # One chunk per analysis process, in parallel; order kept.
+                chunks = [(raws[i::lanes], near[i::lanes]) for i in range(lanes)
+                          if raws[i::lanes]]
+                done = await asyncio.gather(*(loop.run_in_executor(executor, enrich_many, r, n)
+                                              for r, n in chunks))
+                by_id = {a["id"]: a for part in done for a in part}
+                articles = [by_id[r.id] for r in raws if r.id in by_id]
             except Exception:  # noqa: BLE001 - isolate the record that fails
                 articles = []
                 for raw, m in zip(raws, near, strict=True):

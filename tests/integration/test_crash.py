@@ -154,8 +154,7 @@ def test_worker_killed_repeatedly_loses_no_alert(kafka_bootstrap: str, tmp_path:
 
 
 def test_sigterm_under_load_exits_cleanly(kafka_bootstrap: str, tmp_path: Path) -> None:
-    # Two analysis processes: two enrich actors with batches in flight, acked out of order.
-    env = isolated_env(kafka_bootstrap, tmp_path, NEWSMON_ANALYSIS_PROCESSES="2")
+    env = isolated_env(kafka_bootstrap, tmp_path)
     asyncio.run(ensure_topics(Settings.from_env(env)))
     raws = articles(400, seed=2)
     log = tmp_path / "worker.log"
