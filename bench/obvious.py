@@ -33,8 +33,11 @@ def build(settings: Settings) -> faust.App:
     regexes = [(p, re.compile(r"\b" + re.escape(p).replace(r"\*", r"\w+") + r"\b", re.I))
                for p in phrases]
     assert settings.bootstrap_servers
+    # Faust keeps a data directory; by default it is created in the current directory.
+    datadir = (settings.data_dir / "faust-obvious").resolve()
+    datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(f"{settings.app_id}-obvious", broker=f"kafka://{settings.bootstrap_servers}",
-                    store="memory://", topic_replication_factor=1,
+                    datadir=str(datadir), store="memory://", topic_replication_factor=1,
                     topic_partitions=settings.partitions, web_enabled=False,
                     consumer_auto_offset_reset="earliest")
     raw = app.topic(settings.topics.raw, key_serializer="raw", value_serializer="raw")

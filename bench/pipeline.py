@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import random
@@ -209,7 +210,53 @@ def passthrough(bootstrap: str, tmp: Path, raws: list[RawArticle]) -> float:
     return asyncio.run(run())
 
 
-def latency(bootstrap: str, tmp: Path, rate: float, n: int) -> tuple[float, float, float, int]:
+HOPS = ("raw", "unique", "bands", "bandhits", "analyze", "articles", "alerts")
+
+
+async def hop_times(bootstrap: str, env: dict[str, str], ids: set[str],
+                    settle: float = 3.0) -> dict[str, dict[str, float]]:
+    """Article id -> hop -> append time (s) of its first record on each topic it crossed
+    (the record timestamps the producers set), read back after a run."""
+    names = {env[f"NEWSMON_TOPIC_{h.upper()}"]: h for h in HOPS}
+    c = AIOKafkaConsumer(*names, bootstrap_servers=bootstrap, group_id=None,
+                         auto_offset_reset="earliest", enable_auto_commit=False)
+    await c.start()
+    out: dict[str, dict[str, float]] = {}
+    try:
+        quiet_since = time.monotonic()
+        while time.monotonic() - quiet_since < settle:
+            batch = await c.getmany(timeout_ms=500)
+            if batch:
+                quiet_since = time.monotonic()
+            for tp, msgs in batch.items():
+                hop = names[tp.topic]
+                for m in msgs:
+                    with contextlib.suppress(ValueError):
+                        value = json.loads(m.value)
+                        aid = value.get("article_id") or value.get("id") \
+                            if isinstance(value, dict) else None
+                        if aid in ids:
+                            out.setdefault(aid, {}).setdefault(hop, m.timestamp / 1000)
+    finally:
+        await c.stop()
+    return out
+
+
+def hop_rows(times: dict[str, dict[str, float]]) -> list[tuple[str, str]]:
+    """p50/p99 of each hop's delay (ms), for the articles seen on both of its topics."""
+    rows = []
+    for a, b in itertools.pairwise(HOPS):
+        d = [(t[b] - t[a]) * 1000 for t in times.values() if a in t and b in t]
+        if len(d) >= 10:
+            q = statistics.quantiles(d, n=100)
+            rows.append((f"{a} -> {b}", f"p50 {q[49]:.0f} ms, p99 {q[98]:.0f} ms ({len(d)})"))
+    return rows
+
+
+def latency(bootstrap: str, tmp: Path, rate: float, n: int,
+            hops: list[tuple[str, str]] | None = None) -> tuple[float, float, float, int]:
+    """Raw append -> alert p50/p95/p99 (ms) at ``rate``; with ``hops``, also fill it with
+    the delay of each hop on the way (which stage the time goes to)."""
     env = env_for(bootstrap, tmp)
     asyncio.run(ensure_topics(Settings.from_env(env)))
     proc = start([sys.executable, "-m", "newsmon.cli", "worker"], env, tmp / "lat.log")
@@ -229,6 +276,8 @@ def latency(bootstrap: str, tmp: Path, rate: float, n: int) -> tuple[float, floa
             return appended, await consumer
 
         appended, arrived = asyncio.run(both())
+        if hops is not None:
+            hops.extend(hop_rows(asyncio.run(hop_times(bootstrap, env, set(appended)))))
     finally:
         stop(proc)
     lat = sorted(arrived[k] - appended[k] for k in appended if k in arrived)
@@ -366,9 +415,12 @@ def main() -> None:
             note("framework overhead: titles-only / passthrough", f"{off / ceiling:.3f}")
         if "latency" in sections:
             rate = max(1.0, ours / 2)
-            p50, p95, p99, n = latency(bootstrap, tmp, rate, min(300, args.articles))
+            hops: list[tuple[str, str]] = []
+            p50, p95, p99, n = latency(bootstrap, tmp, rate, min(300, args.articles), hops)
             note(f"raw append -> alert latency at {rate:.0f}/s ({n} alerts)",
                  f"p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms")
+            for name, value in hops:
+                note(f"  hop {name} at {rate:.0f}/s (articles)", value)
         if "stages" in sections:
             for name, ms in stage_costs(raws[:150]):
                 note(f"stage: {name}", f"{ms:.3f} ms/article")
