@@ -172,7 +172,10 @@ def country_of(name: str) -> tuple[str, str] | None:
 def _clean(text: str) -> str:
     text = text.strip().split("\n")[-1].strip()
     text = _POSSESSIVE.sub("", text)
-    return " ".join(text.split())
+    words = text.split()
+    while len(words) > 1 and words[-1].lower() in _JOINERS:
+        words.pop()  # a span cut after "of"/"the"/"and" ("Trump State of"): no name ends so
+    return " ".join(words)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,15 @@ def test_short_forms_resolve_to_full_names() -> None:
     assert ents["Antony Blinken"].first_offset == 0
 
 
+def test_a_span_cut_after_a_joining_word_loses_it() -> None:
+    # The model sometimes stops a span on "of" or "and" ("Trump State of the Union"
+    # in a headline gave "Trump State of"); no name ends on one.
+    ents = by_canonical(resolve([Mention("Trump State of", "ORG", 0),
+                                 Mention("Bank of England", "ORG", 40),
+                                 Mention("Smith and", "PERSON", 80)]))
+    assert set(ents) == {"Trump State", "Bank of England", "Smith"}
+
+
 def test_demonyms_and_aliases_map_to_countries() -> None:
     ents = by_canonical(resolve([Mention("Russian", "NORP", 0), Mention("Russia", "GPE", 9),
                                  Mention("Britain", "GPE", 20), Mention("UK", "GPE", 30)]))
