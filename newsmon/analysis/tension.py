@@ -351,11 +351,42 @@ def find_phrases(lexicon: Lexicon, text: str, field: str) -> list[Evidence]:
     return out
 
 
+# The lexicon is English. Function words of English, and of the other languages news
+# feeds commonly carry (none that is also an English word: no "die", "do", "per"): a
+# text with more of theirs is not English, and its "war" (German: was) is no evidence.
+_ENGLISH_MARKERS = frozenset("the and of to is that with for this are was were have has "  # noqa: SIM905
+                             "which from they their been would".split())
+_OTHER_MARKERS = frozenset(  # German, Portuguese, Spanish, French, Italian
+    "der und das ist nicht mit dem ein eine einer zu von für auf sich auch wird "  # noqa: SIM905
+    "que não uma os para com em da dos das é são pelo pela "
+    "el la los las y en por con es del una lo como más pero "
+    "le les et des est une du dans pour qui pas sur au avec sont "
+    "il che di della sono gli"
+    .split())
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def is_english(text: str) -> bool:
+    """False for a text that is clearly in another language (more of the other languages'
+    function words than of English's, and at least three); short or unclear texts count
+    as English."""
+    english = other = 0
+    for m in _WORD.finditer(text):
+        w = m.group(0).lower()
+        if w in _ENGLISH_MARKERS:
+            english += 1
+        elif w in _OTHER_MARKERS:
+            other += 1
+    return not (other >= 3 and other > english)
+
+
 def score_tension(lexicon: Lexicon, fields: dict[str, str]) -> TensionResult:
-    """Score the named text fields (e.g. title, summary, content)."""
+    """Score the named text fields (e.g. title, summary, content). A text that is clearly
+    not English (``is_english``) scores 0 with no evidence: the lexicon is English."""
     evidence: list[Evidence] = []
-    for name, text in fields.items():
-        evidence.extend(find_phrases(lexicon, text, name))
+    if is_english(" ".join(fields.values())):
+        for name, text in fields.items():
+            evidence.extend(find_phrases(lexicon, text, name))
     seen: dict[str, int] = {}
     esc = deesc = 0.0
     by_cat: dict[str, float] = {}

@@ -96,6 +96,18 @@ def test_not_phrases_extend_by_override(tmp_path) -> None:  # type: ignore[no-un
         load_lexicon({"categories": {}, "not_phrases": [{"p": 1}]})
 
 
+def test_text_in_another_language_is_not_scored() -> None:
+    from newsmon.analysis.tension import is_english
+
+    german = ("Der Vorschlag war nicht neu, und die Regierung hat ihn mit einer Mehrheit "
+              "von zwei Stimmen angenommen; das Parlament war auf der Seite des Ministers.")
+    assert not is_english(german)
+    assert score(german) == 0  # "war" is German for "was"
+    assert score("The war was not new, and the government fought it for years.") > 0
+    for text in ("Do or die: troops do not die in vain", "Army masses troops", ""):
+        assert is_english(text)  # short or unclear: scored as English
+
+
 def test_bad_lexicon_rejected() -> None:
     with pytest.raises(LexiconError):
         load_lexicon({"categories": {"x": {"phrases": [{"nope": 1}]}}})
