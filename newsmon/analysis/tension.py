@@ -98,6 +98,9 @@ class Phrase:
     category: str
     weight: float
     pattern: tuple[str, ...]
+    # Only these exact (lower-cased) words match, not every form of their stems:
+    # "talks" (negotiations) but not "talk", "talked", "talking".
+    exact: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +155,12 @@ def load_lexicon(data: dict[str, Any] | None = None,
             pattern = tuple("*" if t == "*" else stem(t) for t in _words(text))
             if not pattern or pattern[0] == "*":
                 raise LexiconError(f"category {name!r}: phrase {text!r} is empty or starts with *")
-            index.setdefault(pattern[0], []).append(Phrase(text, name, weight, pattern))
+            exact = None
+            if isinstance(item, dict) and item.get("exact"):
+                if "*" in pattern:
+                    raise LexiconError(f"category {name!r}: exact phrase {text!r} has a *")
+                exact = tuple(_lower(w) for w in _words(text))
+            index.setdefault(pattern[0], []).append(Phrase(text, name, weight, pattern, exact))
     frozen = {k: tuple(v) for k, v in index.items()}
     blockers: dict[str, list[tuple[str, ...]]] = {}
     raw_not = data.get("not_phrases") or []
@@ -313,6 +321,8 @@ def find_phrases(lexicon: Lexicon, text: str, field: str) -> list[Evidence]:
         phrase = cands[0]
         for cand in cands:
             end = _match_at(stems, i, cand.pattern)
+            if cand.exact is not None and tuple(lowers[i:end]) != cand.exact:
+                continue
             rank = (end, -cand.pattern.count("*"))
             if end > i and rank > best:
                 best, phrase = rank, cand

@@ -83,6 +83,22 @@ def test_fixed_expressions_are_no_events() -> None:
     assert score("Blood pressure and peer pressure rose.") == 0
 
 
+def test_an_exact_phrase_matches_only_its_own_words() -> None:
+    from newsmon.analysis.tension import find_phrases
+
+    def phrases(text: str) -> list[str]:
+        return [e.phrase for e in find_phrases(LEX, text, "content")]
+
+    assert phrases("Talks resumed in Geneva.") == ["talks"]
+    assert phrases("We talk a lot; he talked; they were talking.") == []
+    lex = load_lexicon({"categories": {"x": {"goldstein": 1, "phrases": [
+        {"p": "talks", "exact": True}, "summit"]}}})
+    assert [e.matched for e in find_phrases(lex, "talk, talks, summits", "c")] == [
+        "talks", "summits"]
+    with pytest.raises(LexiconError):
+        load_lexicon({"categories": {"x": {"phrases": [{"p": "halt * talks", "exact": True}]}}})
+
+
 def test_not_phrases_extend_by_override(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from newsmon.analysis.tension import find_phrases
 
