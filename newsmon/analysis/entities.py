@@ -286,7 +286,14 @@ class SpacyMentionFinder:
         cut = text.rfind("\n", self.lead_chars // 2, self.lead_chars)
         if cut < 0:
             cut = text.rfind(". ", self.lead_chars // 2, self.lead_chars)
-            cut = cut + 1 if cut >= 0 else self.lead_chars
+            if cut >= 0:
+                return cut + 1
+            # No line or sentence end: stop between words, never inside one (a lead
+            # that ended "crossed the lin" gave the model a person called "lin").
+            half = self.lead_chars // 2
+            cut = _word_edge(text, half, self.lead_chars, back=True)
+            if cut <= half:
+                cut = self.lead_chars  # no space to stop at (one long token, CJK text)
         return cut
 
     def find(self, texts: Sequence[str]) -> list[list[Mention]]:

@@ -209,6 +209,26 @@ def test_a_span_the_model_runs_across_two_windows_is_dropped() -> None:
     assert not any(_GAP in m.text or len(m.text) > 40 for m in mentions)
 
 
+def test_the_lead_never_ends_inside_a_word() -> None:
+    """With no line or sentence end in reach, the lead stops between words (it used to
+    stop at exactly 200 characters: "...crossed the lin" gave a PERSON "lin")."""
+    import re
+
+    from newsmon.analysis.entities import SpacyMentionFinder
+
+    finder = SpacyMentionFinder()
+    text = ("Foreign ministers from France and Germany warned on Monday of serious "
+            "consequences if either side crossed the line of contact, as satellite images "
+            "showed Azerbaijani units massing troops and artillery near the border with "
+            "Armenia, and Ilham Aliyev said the exercises were routine.")
+    end = finder._lead_end(text)
+    assert 100 < end <= 200 and text[end - 1].isspace()
+    words = set(re.findall(r"\w+", text))
+    for m in finder.find([text])[0]:
+        assert set(re.findall(r"\w+", m.text)) <= words, m
+    assert finder._lead_end("x" * 300) == 200  # nowhere to stop: the plain cut
+
+
 def test_the_unheard_tok2vec_is_dropped_and_changes_no_entity() -> None:
     import spacy
 
