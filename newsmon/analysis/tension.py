@@ -321,10 +321,10 @@ def find_phrases(lexicon: Lexicon, text: str, field: str) -> list[Evidence]:
         phrase = cands[0]
         for cand in cands:
             end = _match_at(stems, i, cand.pattern)
-            if cand.exact is not None and tuple(lowers[i:end]) != cand.exact:
+            if end <= i or (cand.exact is not None and tuple(lowers[i:end]) != cand.exact):
                 continue
             rank = (end, -cand.pattern.count("*"))
-            if end > i and rank > best:
+            if rank > best:
                 best, phrase = rank, cand
         end = best[0]
         if end <= i:
