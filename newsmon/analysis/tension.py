@@ -377,9 +377,11 @@ _WORD = re.compile(r"[^\W\d_]+")
 
 
 def is_english(text: str) -> bool:
-    """False for a text that is clearly in another language (more of the other languages'
-    function words than of English's, and at least three); short or unclear texts count
-    as English."""
+    """False for a text clearly in another Latin-script language (more of the other
+    languages' function words than of English's, and at least three); short or unclear
+    texts count as English, and so do texts in other scripts (Cyrillic, CJK: the
+    lexicon's tokens are Latin, so nothing in them matches anyway). Not a language
+    detector: ``newsmon.evaluation`` picks its English texts by its own, stricter test."""
     english = other = 0
     for m in _WORD.finditer(text):
         w = m.group(0).lower()
