@@ -9,6 +9,9 @@
 * ``dedup`` keeps the ids it has seen in a changelog-backed Faust table keyed
   by article id (the Kafka key everywhere), so the state is partition-local,
   survives restarts and works with any number of workers.
+* ``dedup`` and ``collect`` wait for Kafka to acknowledge what they let through
+  before they write the state that would suppress it, so they take records in
+  batches (``in_batches``): one round trip per batch, not per record.
 * ``sign`` computes the MinHash signature, parks the record in the
   ``pending`` table and sends one probe per LSH band, keyed by band: the
   repartition puts each band's members in one partition's ``bands`` table.
@@ -50,10 +53,11 @@ from faust.types import ConsumerT
 from newsmon import metrics, trends
 from newsmon.analysis.neardup import (
     BANDS,
+    BandIndex,
     Match,
     band_keys,
     decide,
-    probe_band,
+    membership,
     signature,
 )
 from newsmon.analysis.pipeline import Analyzer, near_dup_text
@@ -74,10 +78,15 @@ log = logging.getLogger(__name__)
 
 ENRICH_BATCH = 16
 ENRICH_WITHIN = 0.02
+STAGE_BATCH = 256        # dedup and collect: records taken at once (one Kafka round trip)
+STAGE_WITHIN = 0.005
 BAND_MEMBERS = 64        # most recent members kept per band (a hot band is not a story)
 SWEEP = b'{"type":"sweep"}'  # an event on every partition: expire old state, check silence
 REPROBE_AFTER = 60.0     # ask again for band answers that have not all come by then
 STUCK_AFTER = 600.0      # release a record whose band answers never all came
+
+
+Finish = Callable[[], Awaitable[None]]  # what a batched stage does once its sends are acked
 
 
 async def ack_all(stream: faust.StreamT[bytes], events: list[Any]) -> None:
@@ -99,9 +108,10 @@ def _event_time(article: dict[str, Any]) -> float:
     return time.time()
 
 
-def key_partition(key: str, partitions: int) -> int:
+def key_partition(key: str | bytes, partitions: int) -> int:
     """The partition Kafka's default partitioner (murmur2) gives ``key``."""
-    return int((murmur2(key.encode()) & 0x7FFFFFFF) % partitions)
+    return int((murmur2(key.encode() if isinstance(key, str) else key) & 0x7FFFFFFF)
+               % partitions)
 
 
 class App(faust.App):
@@ -159,10 +169,22 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
     articles_topic = topic(t.articles, partitioned=False)
     dead_topic = topic(t.deadletter, partitioned=False)
     alert_topics: dict[str, faust.TopicT] = {}  # by name: the default one and rule topics
-    seen = app.Table("seen-ids", default=None, partitions=settings.partitions)
-    pending = app.Table("neardup-pending", default=None, partitions=settings.partitions)
-    hits = app.Table("neardup-hits", default=None, partitions=settings.partitions)
-    band_table = app.Table("lsh-bands", default=None, partitions=settings.partitions)
+    def by_article(name: str) -> faust.types.TableT[bytes, Any]:
+        """A table keyed by the article id as the Kafka key bytes, whose changelog partition
+        is the producer's partitioner's (murmur2 of those bytes): the partition of the
+        article's own records. It may so be written outside an event of that partition,
+        as the batched stages below do, and still restore where its records are read."""
+        return app.Table(name, default=None, partitions=settings.partitions,
+                         key_type=bytes, use_partitioner=True)
+
+    seen = by_article("seen-ids")
+    pending = by_article("neardup-pending")
+    hits = by_article("neardup-hits")
+    # One record per article and bands partition ("<id> <partition>"); the lookup by band
+    # is derived from it in memory (BandIndex), rebuilt after each recovery.
+    memberships = app.Table("lsh-memberships", default=None, partitions=settings.partitions)
+    window = settings.dedup_window_hours * 3600
+    band_index = BandIndex(window, BAND_MEMBERS)
     story_members = app.Table("story-members", default=None, partitions=settings.partitions)
     cooldowns = app.Table("alert-cooldowns", default=None, partitions=settings.partitions)
     rulebook = RuleBook(settings.rules_file, settings.alert_threshold)
@@ -172,7 +194,6 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
                                       settings.trend_min_volume)
     stream_time: dict[str, float] = {}
     reload_requested = asyncio.Event()
-    window = settings.dedup_window_hours * 3600
     procs = settings.analysis_processes if analyzer is None else 0
     executor: Executor
     if procs > 0:
@@ -224,32 +245,76 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
                 await dead_letter("decode" if isinstance(exc, RecordError) else stage,
                                   exc, value, key, event)
 
+    async def in_batches(stream: faust.StreamT[bytes], stage: str,
+                         handle: Callable[[bytes, bytes], Awaitable[Finish | None]],
+                         sweep: Callable[[int], Awaitable[None]],
+                         end_batch: Callable[[], None]) -> None:
+        """The frame of the stages that must see Kafka acknowledge what a record let
+        through before they write the state that suppresses it (``dedup``, ``collect``).
+        Records come in batches (``noack_take``); ``handle`` sends what one lets through
+        and returns what to do once that is acknowledged. The sends of a batch are in
+        flight together, so a batch waits one round trip to the broker, not one per
+        record. Then ``end_batch`` runs, then the follow-ups (a failing one dead-letters
+        its record), and only then are the batch's records acked: a crash anywhere before
+        redelivers the whole batch."""
+        async for events in stream.noack_take(  # type: ignore[attr-defined]
+                STAGE_BATCH, within=STAGE_WITHIN):
+            todo: list[tuple[Finish, Any]] = []
+            for event in events:
+                key, value = event.key, event.value
+                if value == SWEEP:
+                    await sweep(event.message.partition)
+                    continue
+                try:
+                    finish = await handle(key, value)
+                except Exception as exc:  # noqa: BLE001 - never crash the agent on one record
+                    await dead_letter("decode" if isinstance(exc, RecordError) else stage,
+                                      exc, value, key, event)
+                    continue
+                if finish is not None:
+                    todo.append((finish, event))
+            end_batch()
+            for finish, event in todo:
+                try:
+                    await finish()
+                except Exception as exc:  # noqa: BLE001
+                    await dead_letter(stage, exc, event.value, event.key, event)
+            await ack_all(stream, events)
+
     async def expire_seen(part: int) -> None:
         now = time.time()
         for k, first in list(seen.items()):
             if now - first > window and mine(k, part):
                 seen.pop(k, None)
 
-    async def dedup_one(key: bytes, value: bytes, event: Any) -> None:
+    passed: set[bytes] = set()  # ids dedup let through in this batch, not yet in ``seen``
+
+    async def dedup_one(key: bytes, value: bytes) -> Finish | None:
         t0 = time.perf_counter()
         raw = decode_raw(value)
-        if key != raw.id.encode():
+        aid = raw.id.encode()
+        if key != aid:
             # Keep the table partition-local: re-key to the article id.
-            await raw_topic.send(key=raw.id.encode(), value=value)
-            return
-        first = seen.get(raw.id)
-        if first is not None and time.time() - first < window:
+            await raw_topic.send(key=aid, value=value)
+            return None
+        first = seen.get(aid)
+        if aid in passed or (first is not None and time.time() - first < window):
             metrics.duplicates.labels("exact").inc()
-            return
-        # Acknowledged downstream before the id counts as seen: a crash in between
-        # re-sends the record on redelivery instead of dropping it as a duplicate.
-        await (await unique_topic.send(key=key, value=value))
-        seen[raw.id] = time.time()
+            return None
+        passed.add(aid)
+        sent = await unique_topic.send(key=key, value=value)
         metrics.stage_seconds.labels("dedup").observe(time.perf_counter() - t0)
+
+        async def finish() -> None:
+            # Acknowledged downstream before the id counts as seen: a crash in between
+            # re-sends the record on redelivery instead of dropping it as a duplicate.
+            await sent
+            seen[aid] = time.time()
+        return finish
 
     @app.agent(dedup_source, name="dedup")
     async def dedup(stream: faust.StreamT[bytes]) -> None:
-        await each_record(stream, "dedup", dedup_one, expire_seen)
+        await in_batches(stream, "dedup", dedup_one, expire_seen, passed.clear)
 
     async def sign_one(key: bytes, value: bytes, event: Any) -> None:
         t0 = time.perf_counter()
@@ -260,7 +325,7 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
             await analyze_topic.send(key=key, value=value)
             return
         keys = band_keys(signature(text))
-        pending[raw.id] = {"raw": value.decode("utf-8"), "keys": keys, "t": now}
+        pending[raw.id.encode()] = {"raw": value.decode("utf-8"), "keys": keys, "t": now}
         await send_to_bands(keys, {"type": "probe", "id": raw.id, "t": now})
         metrics.stage_seconds.labels("neardup").observe(time.perf_counter() - t0)
 
@@ -268,36 +333,37 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
     async def sign(stream: faust.StreamT[bytes]) -> None:
         await each_record(stream, "sign", sign_one)
 
+    @memberships.on_recover
+    async def rebuild_band_index() -> None:
+        band_index.rebuild((k.rsplit(" ", 1)[0], rec) for k, rec in memberships.items())
+        log.info("LSH band index rebuilt: %d bands", len(band_index.bands))
+
     async def expire_bands(part: int) -> None:
         now = time.time()
-        for k, members in list(band_table.items()):
-            if not mine(k, part):
-                continue
-            alive = [m for m in members if now - m[2] < window]
-            if not alive:
-                band_table.pop(k, None)
-            elif len(alive) != len(members):
-                band_table[k] = alive
+        for k, rec in list(memberships.items()):
+            if k.endswith(f" {part}") and now - rec["t"] > window:
+                memberships.pop(k, None)
+        band_index.expire(now, lambda band: mine(band, part))
 
     async def bands_one(key: bytes, value: bytes, event: Any) -> None:
         msg = loads(value)
-        now = time.time()
-        answers: dict[str, list[Any]] = {}
+        part = event.message.partition
+        aid = msg["id"]
         for band in msg["bands"]:
-            if not mine(band, event.message.partition):
+            if not mine(band, part):
                 raise ValueError(f"band {band} sent to the wrong partition")
-            members = [m for m in (band_table.get(band) or []) if now - m[2] < window]
-            if msg["type"] == "story":
-                for m in members:
-                    if m[0] == msg["id"]:
-                        m[1] = msg["story"]
-                band_table[band] = members
-                continue
-            answers[band], band_table[band] = probe_band(members, msg["id"], msg["t"],
-                                                         BAND_MEMBERS)
-        if answers:
-            await bandhits_topic.send(key=msg["id"].encode(), value=dumps(
-                {"id": msg["id"], "answers": answers}))
+        mkey = f"{aid} {part}"
+        old = memberships.get(mkey)
+        if msg["type"] == "story":
+            band_index.set_story(aid, msg["story"], msg["bands"], time.time())
+            if old is not None and old["story"] != msg["story"]:
+                memberships[mkey] = {**old, "story": msg["story"]}
+            return
+        answers = band_index.probe(aid, msg["t"], msg["bands"], time.time())
+        rec = membership(old, aid, msg["t"], msg["bands"])
+        if rec is not None:
+            memberships[mkey] = rec
+        await bandhits_topic.send(key=aid.encode(), value=dumps({"id": aid, "answers": answers}))
 
     @app.agent(bands_topic, name="bands")
     async def bands(stream: faust.StreamT[bytes]) -> None:
@@ -311,29 +377,42 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
         parked = list(pending.items())
         metrics.neardup_parked.set(len(parked))
         metrics.neardup_parked_oldest.set(max((now - p["t"] for _, p in parked), default=0))
-        for aid, park in parked:
-            if not mine(aid, part):
+        for akey, park in parked:
+            if not mine(akey, part) or akey in releasing:
                 continue
+            aid = akey.decode()
             if now - park["t"] > STUCK_AFTER:
                 log.warning("released %s undecided: band answers missing after %.0f s",
                             aid, now - park["t"])
-                await release(aid, park, Match(None, aid, 0))
+                await (await release(aid, park, Match(None, aid, 0)))()
             elif now - park.get("probed", park["t"]) > REPROBE_AFTER:
-                answered = set((hits.get(aid) or {"bands": []})["bands"])
+                answered = set((unwritten.get(akey) or hits.get(akey) or {"bands": []})["bands"])
                 missing = [k for k in park["keys"] if k not in answered]
                 log.info("asking again for %d band answers of %s (parked %.0f s)",
                          len(missing), aid, now - park["t"])
                 metrics.neardup_reprobes.inc()
-                pending[aid] = {**park, "probed": now}
+                pending[akey] = {**park, "probed": now}
                 await send_to_bands(missing, {"type": "probe", "id": aid, "t": park["t"]})
 
-    async def collect_one(key: bytes, value: bytes, event: Any) -> None:
+    releasing: set[bytes] = set()  # released in this batch (answers after that are late)
+    unwritten: dict[bytes, dict[str, Any]] = {}  # this batch's band answers, written at its end
+
+    def end_collect_batch() -> None:
+        """One table write per article per batch, however many of its answers it held."""
+        for akey, h in unwritten.items():
+            hits[akey] = h
+        unwritten.clear()
+        releasing.clear()
+
+    async def collect_one(key: bytes, value: bytes) -> Finish | None:
         msg = loads(value)
         aid = msg["id"]
-        park = pending.get(aid)
-        if park is None:
-            return  # already released (a redelivered band answer)
-        h = hits.get(aid) or {"bands": [], "shared": {}, "stories": {}, "order": {}}
+        akey = aid.encode()
+        park = pending.get(akey)
+        if park is None or akey in releasing:
+            return None  # already released (a redelivered or late band answer)
+        h = unwritten.get(akey) or hits.get(akey) or {
+            "bands": [], "shared": {}, "stories": {}, "order": {}}
         for band, cands in msg["answers"].items():
             if band in h["bands"]:
                 continue  # a redelivered answer
@@ -343,13 +422,15 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
                 h["stories"][cid] = story
                 h["order"][cid] = t
         if len(h["bands"]) < BANDS:
-            hits[aid] = h
-            return
-        await release(aid, park, decide(aid, h["shared"], h["stories"], h["order"]))
+            unwritten[akey] = h
+            return None
+        unwritten.pop(akey, None)
+        releasing.add(akey)
+        return await release(aid, park, decide(aid, h["shared"], h["stories"], h["order"]))
 
     @app.agent(bandhits_topic, name="collect")
     async def collect(stream: faust.StreamT[bytes]) -> None:
-        await each_record(stream, "collect", collect_one, sweep_parked)
+        await in_batches(stream, "collect", collect_one, sweep_parked, end_collect_batch)
 
     async def trend_silence(part: int) -> None:
         now = stream_time.get("now")
@@ -381,20 +462,27 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
         """Per-country (and pair) tumbling windows; spikes as they happen."""
         await each_record(stream, "trends", trend_one, trend_silence)
 
-    async def release(aid: str, park: dict[str, Any], match: Match) -> None:
+    async def release(aid: str, park: dict[str, Any], match: Match) -> Finish:
+        """Send the parked record on with its verdict; the returned follow-up, run once
+        that is acknowledged, drops it from the tables."""
         record = loads(park["raw"])
         record["duplicate_of"] = match.duplicate_of
         record["story_id"] = match.story_id
-        # Acknowledged before the parked record is dropped (below): a crash in between
-        # releases it again on redelivery instead of finding nothing parked.
-        await (await analyze_topic.send(key=aid.encode(), value=dumps(record)))
-        if match.duplicate_of:
-            metrics.duplicates.labels("near").inc()
-        if match.story_id != aid:
-            await send_to_bands(park["keys"], {"type": "story", "id": aid,
-                                               "story": match.story_id})
-        pending.pop(aid, None)
-        hits.pop(aid, None)
+        akey = aid.encode()
+        sent = await analyze_topic.send(key=akey, value=dumps(record))
+
+        async def finish() -> None:
+            # Acknowledged before the parked record is dropped: a crash in between
+            # releases it again on redelivery instead of finding nothing parked.
+            await sent
+            if match.duplicate_of:
+                metrics.duplicates.labels("near").inc()
+            if match.story_id != aid:
+                await send_to_bands(park["keys"], {"type": "story", "id": aid,
+                                                   "story": match.story_id})
+            pending.pop(akey, None)
+            hits.pop(akey, None)
+        return finish
 
     async def send_to_bands(keys: list[str], msg: dict[str, Any]) -> None:
         """One message per partition of the bands topic, naming that partition's bands:
@@ -407,12 +495,12 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
                                    value=dumps({**msg, "bands": bands_here}))
 
     @functools.lru_cache(maxsize=1 << 16)
-    def partition_of(key: str) -> int:
+    def partition_of(key: str | bytes) -> int:
         # Cached: every sweep asks it of every band key (murmur2 in pure Python was
         # 116,000 calls, ~3 % of the worker's time, for 1,000 articles).
         return key_partition(key, settings.partitions)
 
-    def mine(key: str, partition: int) -> bool:
+    def mine(key: str | bytes, partition: int) -> bool:
         """Does ``key`` live in ``partition``? (Faust writes a table's changelog to the
         partition of the event being processed, so state may only be changed from an
         event of the key's own partition: sweeps arrive as events on every partition.)"""

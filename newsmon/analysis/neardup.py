@@ -11,10 +11,11 @@ their similarity (``P(band) = s**ROWS``):
 * ``shared >= DUP_BANDS``: a near-identical copy (``duplicate_of``);
 * ``shared >= STORY_BANDS``: the same story (``story_id``).
 
-Band keys are strings, so the streams keep the band -> members lookup in a
-Faust table keyed by band, fed through a topic repartitioned by band key;
-:class:`LSHIndex` is the same lookup in memory, for ``newsmon analyze`` and
-the evaluation. Measured on the syndication set (``newsmon eval``).
+Band keys are strings, so the streams keep the band -> members lookup
+(:class:`BandIndex`) in the worker that holds the band's partition, fed through
+a topic repartitioned by band key, and persist it as one record per article and
+partition; :class:`LSHIndex` is the whole lookup in one place, for ``newsmon
+analyze`` and the evaluation. Measured on the syndication set (``newsmon eval``).
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ import random
 import re
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -42,6 +43,14 @@ _rng = np.random.default_rng(20211202)
 _A = _rng.integers(1, int(_P), PERMS, dtype=np.uint64)
 _B = _rng.integers(0, int(_P), PERMS, dtype=np.uint64)
 _WORD = re.compile(r"\w+")
+
+
+class Membership(TypedDict):
+    """What is stored of an article in one partition's LSH bands (see :class:`BandIndex`)."""
+
+    bands: list[str]
+    story: str
+    t: float
 
 
 def shingle_hashes(text: str, k: int = SHINGLE) -> np.ndarray:
@@ -89,6 +98,72 @@ def probe_band(members: list[list[Any]], article_id: str, t: float,
     if not any(m[0] == article_id for m in members):
         members = [*members, [article_id, article_id, t]]
     return answer, members[-keep:]
+
+
+class BandIndex:
+    """Band -> members (``[article id, story id, first probe time]``) for the bands of one
+    worker's partitions: the streams' LSH lookup, in memory.
+
+    It is derived state. What is persisted is one :class:`Membership` record per article
+    and partition (its bands there, its story, its first probe time): one changelog write
+    per probe instead of one per band. :meth:`rebuild` derives the index from those
+    records after a restart or a rebalance. Members older than ``window`` seconds are
+    neither answered nor kept; a band keeps its ``keep`` most recent members.
+    """
+
+    def __init__(self, window: float, keep: int) -> None:
+        self.window = window
+        self.keep = keep
+        self.bands: dict[str, list[list[Any]]] = {}
+
+    def _alive(self, band: str, now: float) -> list[list[Any]]:
+        return [m for m in self.bands.get(band, ()) if now - m[2] < self.window]
+
+    def probe(self, article_id: str, t: float, bands: Sequence[str],
+              now: float) -> dict[str, list[list[Any]]]:
+        """Each band's earlier members (:func:`probe_band`); the article joins them."""
+        answers = {}
+        for band in bands:
+            answers[band], self.bands[band] = probe_band(self._alive(band, now), article_id,
+                                                         t, self.keep)
+        return answers
+
+    def set_story(self, article_id: str, story_id: str, bands: Sequence[str],
+                  now: float) -> None:
+        for band in bands:
+            members = self.bands[band] = self._alive(band, now)
+            for m in members:
+                if m[0] == article_id:
+                    m[1] = story_id
+
+    def expire(self, now: float, bands: Callable[[str], bool]) -> None:
+        """Drop the expired members of the bands ``bands`` selects (and emptied bands)."""
+        for band in [b for b in self.bands if bands(b)]:
+            alive = self._alive(band, now)
+            if alive:
+                self.bands[band] = alive
+            else:
+                del self.bands[band]
+
+    def rebuild(self, records: Iterable[tuple[str, Membership]]) -> None:
+        """The index of these ``(article id, membership)`` records alone."""
+        self.bands = {}
+        for article_id, rec in records:
+            for band in rec["bands"]:
+                self.bands.setdefault(band, []).append([article_id, rec["story"], rec["t"]])
+        for members in self.bands.values():
+            members.sort(key=lambda m: (m[2], m[0]))
+            del members[:-self.keep]
+
+
+def membership(old: Membership | None, article_id: str, t: float,
+               bands: Sequence[str]) -> Membership | None:
+    """An article's record after a probe of ``bands``, or None when ``old`` already says it
+    all (a redelivered or repeated probe writes nothing)."""
+    if old is None:
+        return {"bands": list(bands), "story": article_id, "t": t}
+    new = [b for b in bands if b not in old["bands"]]
+    return {**old, "bands": [*old["bands"], *new]} if new else None
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> float:

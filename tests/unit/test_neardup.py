@@ -7,9 +7,11 @@ from hypothesis import strategies as st
 from newsmon.analysis.neardup import (
     BANDS,
     DUP_BANDS,
+    BandIndex,
     LSHIndex,
     band_keys,
     decide,
+    membership,
     probe_band,
     signature,
     similarity,
@@ -72,3 +74,45 @@ def test_probe_band_answers_with_earlier_members_only_and_joins_once() -> None:
     assert probe_band([["x", "x", 5.0]], "y", 5.0, keep=64)[0] == [["x", "x", 5.0]]
     assert probe_band([["y", "y", 5.0]], "x", 5.0, keep=64)[0] == []
     assert [m[0] for m in probe_band(members, "d", 4.0, keep=2)[1]] == ["c", "d"]
+
+
+def test_band_index_rebuilt_from_memberships_answers_like_the_live_one() -> None:
+    """The streams persist one membership record per article (not the band lists): an
+    index rebuilt from the records after a restart answers every later probe as the
+    index that saw the probes did, stories and the ``keep`` cut included."""
+    live = BandIndex(window=100.0, keep=3)
+    records: dict[str, dict[str, object]] = {}
+    probes = [("a", 1.0, ["x", "y"]), ("b", 2.0, ["x"]), ("c", 3.0, ["y", "z"]),
+              ("d", 4.0, ["x", "z"]), ("e", 5.0, ["x"])]
+    for aid, t, bands in probes:
+        live.probe(aid, t, bands, now=t)
+        rec = membership(records.get(aid), aid, t, bands)  # type: ignore[arg-type]
+        assert rec is not None
+        records[aid] = dict(rec)
+    live.set_story("d", "a", ["x", "z"], now=5.0)
+    records["d"]["story"] = "a"
+    rebuilt = BandIndex(window=100.0, keep=3)
+    rebuilt.rebuild(records.items())  # type: ignore[arg-type]
+    assert rebuilt.bands == live.bands
+    assert rebuilt.probe("f", 6.0, ["x", "z"], now=6.0) == live.probe("f", 6.0, ["x", "z"],
+                                                                     now=6.0)
+    assert [m[0] for m in rebuilt.bands["x"]] == ["d", "e", "f"]  # keep=3: "a", "b" cut
+    assert ["d", "a", 4.0] in rebuilt.bands["z"]
+
+
+def test_a_repeated_probe_writes_no_membership_and_expired_members_go() -> None:
+    first = membership(None, "a", 1.0, ["x", "y"])
+    assert first == {"bands": ["x", "y"], "story": "a", "t": 1.0}
+    assert membership(first, "a", 1.0, ["y"]) is None  # redelivered: nothing to write
+    assert membership(first, "a", 1.0, ["z"]) == {"bands": ["x", "y", "z"], "story": "a",
+                                                  "t": 1.0}  # re-asked for a lost band
+    index = BandIndex(window=10.0, keep=64)
+    index.probe("a", 1.0, ["x", "y"], now=1.0)
+    index.probe("b", 8.0, ["x"], now=8.0)
+    # "a" (t=1) is out of the window at 12: neither answered nor kept.
+    assert index.probe("c", 12.0, ["x", "y"], now=12.0) == {"x": [["b", "b", 8.0]], "y": []}
+    assert [m[0] for m in index.bands["y"]] == ["c"]
+    index.expire(now=19.0, bands=lambda band: band == "x")
+    assert [m[0] for m in index.bands["x"]] == ["c"]
+    index.expire(now=30.0, bands=lambda band: True)
+    assert index.bands == {}
