@@ -21,7 +21,9 @@
   ``story_id`` (``newsmon.analysis.neardup.decide``) and releases the record.
 * ``enrich`` batches records (``noack_take``, acked only once published) and
   runs the CPU-heavy analysis in a spawned process pool (a thread when
-  ``analysis_processes`` is 0) so the event loop keeps heartbeating.
+  ``analysis_processes`` is 0) so the event loop keeps heartbeating: each batch
+  whole to the next free process, one batch per process in flight, published
+  and acked in the order taken.
 * State older than ``dedup_window_hours`` (default 72) is dropped on SWEEP
   events a timer sends to every partition (Faust tables may only be written
   from an event of the key's own partition).
@@ -43,6 +45,7 @@ import time
 from collections import ChainMap
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import faust
@@ -77,7 +80,7 @@ from streams import analysis_pool, delivery
 log = logging.getLogger(__name__)
 
 ENRICH_BATCH = 16
-ENRICH_WITHIN = 0.02
+ENRICH_WITHIN = 0.005
 STAGE_BATCH = 256        # dedup and collect: records taken at once (one Kafka round trip)
 STAGE_WITHIN = 0.005
 BAND_MEMBERS = 64        # most recent members kept per band (a hot band is not a story)
@@ -87,6 +90,16 @@ STUCK_AFTER = 600.0      # release a record whose band answers never all came
 
 
 Finish = Callable[[], Awaitable[None]]  # what a batched stage does once its sends are acked
+
+
+@dataclass
+class Batch:
+    """Records the enrich agent took at once, and their analysis (running or done)."""
+
+    events: list[Any]
+    raws: list[RawArticle]
+    near: list[Match | None]
+    result: asyncio.Future[list[dict[str, Any]]]
 
 
 async def ack_all(stream: faust.StreamT[bytes], events: list[Any]) -> None:
@@ -566,49 +579,83 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
         """Rules and cooldowns, keyed by story so one story's state lives in one place."""
         await each_record(stream, "alerting", alert_one, expire_stories)
 
+    async def analyse(batch: Batch) -> list[dict[str, Any]]:
+        """The batch's enriched articles, in order; a batch the pool fails on is redone
+        record by record, and a record that fails alone is dead-lettered."""
+        loop = asyncio.get_running_loop()
+        t0 = time.perf_counter()
+        try:
+            articles = await batch.result
+        except Exception:  # noqa: BLE001 - isolate the record that fails
+            articles = []
+            for raw, m in zip(batch.raws, batch.near, strict=True):
+                try:
+                    articles.append(await loop.run_in_executor(executor, enrich_one, raw, m))
+                except Exception as exc:  # noqa: BLE001
+                    await dead_letter("enrich", exc, dumps(raw.to_dict()), raw.id.encode())
+        metrics.stage_seconds.labels("enrich").observe(
+            (time.perf_counter() - t0) / max(1, len(batch.raws)))
+        return articles
+
+    async def publish_in_order(stream: faust.StreamT[bytes], batches: asyncio.Queue[Batch],
+                               slots: asyncio.Semaphore) -> None:
+        """Publish each batch's articles and ack its records, batch after batch in the
+        order they were taken: acks stay in offset order whatever finishes first (Faust
+        commits the first run of consecutive acked offsets, so an ack out of order
+        could commit past a record not yet published)."""
+        while True:
+            batch = await batches.get()
+            try:
+                for article in await analyse(batch):
+                    await publish(article)
+                await ack_all(stream, batch.events)
+            finally:
+                slots.release()
+
     @app.agent(analyze_topic, name="enrich")
     async def enrich(stream: faust.StreamT[bytes]) -> None:
+        """Takes batches and hands each whole to one analysis process as soon as one is
+        free (at most one batch per process in flight); a second task publishes them in
+        order. So a process never waits for another's share of a batch, and the next
+        batch is analysed while the last one is published."""
         loop = asyncio.get_running_loop()
-        # noack_take + manual acks: a batch cut short by a shutdown is not acked, so it
-        # is redelivered (``take`` acks its buffer even when the batch was cancelled).
-        async for events in stream.noack_take(  # type: ignore[attr-defined]
-                ENRICH_BATCH, within=ENRICH_WITHIN):
-            raws: list[RawArticle] = []
-            near: list[Match | None] = []
-            for value in (e.value for e in events):
-                try:
-                    obj = loads(value)
-                    raws.append(raw_from_dict(obj))
-                    near.append(Match(obj.get("duplicate_of"), obj.get("story_id") or obj["id"],
-                                      0) if "story_id" in obj else None)
-                except (RecordError, ValueError) as exc:
-                    await dead_letter("decode", exc, value, None)
-            if not raws:
-                await ack_all(stream, events)
-                continue
-            t0 = time.perf_counter()
-            try:
-                # One chunk per analysis process, in parallel; order kept.
-                chunks = [(raws[i::lanes], near[i::lanes]) for i in range(lanes)
-                          if raws[i::lanes]]
-                done = await asyncio.gather(*(loop.run_in_executor(executor, enrich_many, r, n)
-                                              for r, n in chunks))
-                by_id = {a["id"]: a for part in done for a in part}
-                articles = [by_id[r.id] for r in raws if r.id in by_id]
-            except Exception:  # noqa: BLE001 - isolate the record that fails
-                articles = []
-                for raw, m in zip(raws, near, strict=True):
+        batches: asyncio.Queue[Batch] = asyncio.Queue()
+        slots = asyncio.Semaphore(lanes)
+        publisher = asyncio.create_task(publish_in_order(stream, batches, slots))
+        try:
+            # noack_take + manual acks: a batch cut short by a shutdown is not acked, so
+            # it is redelivered (``take`` acks its buffer even when the batch was cancelled).
+            async for events in stream.noack_take(  # type: ignore[attr-defined]
+                    ENRICH_BATCH, within=ENRICH_WITHIN):
+                raws: list[RawArticle] = []
+                near: list[Match | None] = []
+                for value in (e.value for e in events):
                     try:
-                        articles.append(await loop.run_in_executor(
-                            executor, enrich_one, raw, m))
-                    except Exception as exc:  # noqa: BLE001
-                        await dead_letter("enrich", exc, dumps(raw.to_dict()),
-                                          raw.id.encode())
-            per = (time.perf_counter() - t0) / max(1, len(raws))
-            metrics.stage_seconds.labels("enrich").observe(per)
-            for article in articles:
-                await publish(article)
-            await ack_all(stream, events)
+                        obj = loads(value)
+                        raws.append(raw_from_dict(obj))
+                        near.append(Match(obj.get("duplicate_of"),
+                                          obj.get("story_id") or obj["id"], 0)
+                                    if "story_id" in obj else None)
+                    except (RecordError, ValueError) as exc:
+                        await dead_letter("decode", exc, value, None)
+                # A free process, unless the publisher died (its error ends the agent).
+                free = asyncio.ensure_future(slots.acquire())
+                await asyncio.wait({free, publisher}, return_when=asyncio.FIRST_COMPLETED)
+                if publisher.done():
+                    free.cancel()
+                    publisher.result()
+                    raise RuntimeError("the enrich publisher stopped")
+                result: asyncio.Future[list[dict[str, Any]]] = loop.create_future()
+                if raws:
+                    result = asyncio.ensure_future(
+                        loop.run_in_executor(executor, enrich_many, raws, near))
+                else:
+                    result.set_result([])
+                batches.put_nowait(Batch(list(events), raws, near, result))
+        finally:
+            publisher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await publisher
 
     @app.task  # type: ignore[untyped-decorator]
     async def on_sighup() -> None:

@@ -154,7 +154,9 @@ def test_worker_killed_repeatedly_loses_no_alert(kafka_bootstrap: str, tmp_path:
 
 
 def test_sigterm_under_load_exits_cleanly(kafka_bootstrap: str, tmp_path: Path) -> None:
-    env = isolated_env(kafka_bootstrap, tmp_path)
+    # Two analysis processes (the default on a 2-core machine): two enrich batches in
+    # flight at the SIGTERM, published and acked in order or not at all.
+    env = isolated_env(kafka_bootstrap, tmp_path, NEWSMON_ANALYSIS_PROCESSES="2")
     asyncio.run(ensure_topics(Settings.from_env(env)))
     raws = articles(400, seed=2)
     log = tmp_path / "worker.log"
