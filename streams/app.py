@@ -60,6 +60,7 @@ from newsmon.analysis.neardup import (
     Match,
     band_keys,
     decide,
+    lost_bands,
     membership,
     signature,
 )
@@ -376,7 +377,8 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
         rec = membership(old, aid, msg["t"], msg["bands"])
         if rec is not None:
             memberships[mkey] = rec
-        await bandhits_topic.send(key=aid.encode(), value=dumps({"id": aid, "answers": answers}))
+        await bandhits_topic.send(key=aid.encode(), value=dumps(
+            {"id": aid, "answers": answers, "sent": msg.get("sent", msg["t"])}))
 
     @app.agent(bands_topic, name="bands")
     async def bands(stream: faust.StreamT[bytes]) -> None:
@@ -384,8 +386,10 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
 
     async def sweep_parked(part: int) -> None:
         """Probes or answers lost on the way (they should not be) are asked for again
-        after ``REPROBE_AFTER``; a record still undecided after ``STUCK_AFTER`` is
-        released as a story of its own rather than held for ever."""
+        after ``REPROBE_AFTER``, once their partition has answered a later probe
+        (:func:`lost_bands`: a probe merely queued behind a backlog is not sent twice);
+        a record still undecided after ``STUCK_AFTER`` is released as a story of its
+        own rather than held for ever."""
         now = time.time()
         parked = list(pending.items())
         metrics.neardup_parked.set(len(parked))
@@ -400,13 +404,17 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
                 await (await release(aid, park, Match(None, aid, 0)))()
             elif now - park.get("probed", park["t"]) > REPROBE_AFTER:
                 answered = set((unwritten.get(akey) or hits.get(akey) or {"bands": []})["bands"])
-                missing = [k for k in park["keys"] if k not in answered]
+                missing = lost_bands(park["keys"], answered, park.get("probed", park["t"]),
+                                     answered_upto, partition_of)
+                if not missing:
+                    continue
                 log.info("asking again for %d band answers of %s (parked %.0f s)",
                          len(missing), aid, now - park["t"])
                 metrics.neardup_reprobes.inc()
                 pending[akey] = {**park, "probed": now}
                 await send_to_bands(missing, {"type": "probe", "id": aid, "t": park["t"]})
 
+    answered_upto: dict[int, float] = {}  # bands partition -> latest send time it answered
     releasing: set[bytes] = set()  # released in this batch (answers after that are late)
     unwritten: dict[bytes, dict[str, Any]] = {}  # this batch's band answers, written at its end
 
@@ -426,6 +434,11 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
             return None  # already released (a redelivered or late band answer)
         h = unwritten.get(akey) or hits.get(akey) or {
             "bands": [], "shared": {}, "stories": {}, "order": {}}
+        sent = float(msg.get("sent", 0.0))
+        for band in msg["answers"]:
+            p = partition_of(band)
+            if sent > answered_upto.get(p, 0.0):
+                answered_upto[p] = sent
         for band, cands in msg["answers"].items():
             if band in h["bands"]:
                 continue  # a redelivered answer
@@ -503,9 +516,10 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
         by_part: dict[int, list[str]] = {}
         for band in keys:
             by_part.setdefault(partition_of(band), []).append(band)
+        sent = time.time()
         for part, bands_here in by_part.items():
             await bands_topic.send(key=None, partition=part,
-                                   value=dumps({**msg, "bands": bands_here}))
+                                   value=dumps({**msg, "bands": bands_here, "sent": sent}))
 
     @functools.lru_cache(maxsize=1 << 16)
     def partition_of(key: str | bytes) -> int:

@@ -26,7 +26,7 @@ import random
 import re
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
@@ -164,6 +164,17 @@ def membership(old: Membership | None, article_id: str, t: float,
         return {"bands": list(bands), "story": article_id, "t": t}
     new = [b for b in bands if b not in old["bands"]]
     return {**old, "bands": [*old["bands"], *new]} if new else None
+
+
+def lost_bands(keys: Sequence[str], answered: Collection[str], probed: float,
+               answered_upto: Mapping[int, float],
+               partition: Callable[[str], int]) -> list[str]:
+    """The bands of a parked article to ask again: unanswered, in a partition that has
+    since answered a probe sent after this article's (``answered_upto``: partition ->
+    latest send time it answered). There the answer was lost; elsewhere the probe may
+    only be queued behind a backlog, and asking again would add to the backlog."""
+    return [k for k in keys
+            if k not in answered and answered_upto.get(partition(k), 0.0) > probed]
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> float:

@@ -11,6 +11,7 @@ from newsmon.analysis.neardup import (
     LSHIndex,
     band_keys,
     decide,
+    lost_bands,
     membership,
     probe_band,
     signature,
@@ -116,3 +117,12 @@ def test_a_repeated_probe_writes_no_membership_and_expired_members_go() -> None:
     assert [m[0] for m in index.bands["x"]] == ["c"]
     index.expire(now=30.0, bands=lambda band: True)
     assert index.bands == {}
+
+
+def test_only_bands_whose_partition_answered_a_later_probe_are_asked_again() -> None:
+    partition = {"a": 0, "b": 0, "c": 1, "d": 2}.__getitem__
+    # Probed at 10: partition 0 has answered a probe sent at 12 (ours was lost there),
+    # partition 1 only up to 9 (a backlog: ours is still queued), 2 answered ours.
+    assert lost_bands(["a", "b", "c", "d"], {"b", "d"}, 10.0, {0: 12.0, 1: 9.0, 2: 11.0},
+                      partition) == ["a"]
+    assert lost_bands(["a", "c"], set(), 10.0, {}, partition) == []  # no news: wait
