@@ -87,6 +87,7 @@ STAGE_WITHIN = 0.005
 BAND_MEMBERS = 64        # most recent members kept per band (a hot band is not a story)
 SWEEP = b'{"type":"sweep"}'  # an event on every partition: expire old state, check silence
 REPROBE_AFTER = 60.0     # ask again for band answers that have not all come by then
+LATER_BY = 30.0          # ... once their partition answered a probe sent this much later
 STUCK_AFTER = 600.0      # release a record whose band answers never all came
 
 
@@ -404,7 +405,10 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
                 await (await release(aid, park, Match(None, aid, 0)))()
             elif now - park.get("probed", park["t"]) > REPROBE_AFTER:
                 answered = set((unwritten.get(akey) or hits.get(akey) or {"bands": []})["bands"])
-                missing = lost_bands(park["keys"], answered, park.get("probed", park["t"]),
+                # "Later" by LATER_BY: answers of one bands partition reach collect
+                # through several bandhits partitions, so slightly out of order.
+                missing = lost_bands(park["keys"], answered,
+                                     park.get("probed", park["t"]) + LATER_BY,
                                      answered_upto, partition_of)
                 if not missing:
                     continue
