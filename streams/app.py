@@ -350,15 +350,13 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
 
     @memberships.on_recover
     async def rebuild_band_index() -> None:
-        band_index.rebuild((k.rsplit(" ", 1)[0], rec) for k, rec in memberships.items())
+        band_index.rebuild((k.rsplit(" ", 1)[0], int(k.rsplit(" ", 1)[1]), rec)
+                           for k, rec in memberships.items())
         log.info("LSH band index rebuilt: %d bands", len(band_index.bands))
 
     async def expire_bands(part: int) -> None:
-        now = time.time()
-        for k, rec in list(memberships.items()):
-            if k.endswith(f" {part}") and now - rec["t"] > window:
-                memberships.pop(k, None)
-        band_index.expire(now, lambda band: mine(band, part))
+        for aid in band_index.expire(time.time(), part):
+            memberships.pop(f"{aid} {part}", None)
 
     async def bands_one(key: bytes, value: bytes, event: Any) -> None:
         msg = loads(value)
@@ -374,7 +372,7 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
             if old is not None and old["story"] != msg["story"]:
                 memberships[mkey] = {**old, "story": msg["story"]}
             return
-        answers = band_index.probe(aid, msg["t"], msg["bands"], time.time())
+        answers = band_index.probe(aid, msg["t"], msg["bands"], time.time(), part)
         rec = membership(old, aid, msg["t"], msg["bands"])
         if rec is not None:
             memberships[mkey] = rec

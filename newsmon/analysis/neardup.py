@@ -25,7 +25,7 @@ import itertools
 import random
 import re
 import zlib
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
@@ -109,23 +109,28 @@ class BandIndex:
     per probe instead of one per band. :meth:`rebuild` derives the index from those
     records after a restart or a rebalance. Members older than ``window`` seconds are
     neither answered nor kept; a band keeps its ``keep`` most recent members.
+
+    Expiry walks a queue of probes per partition, oldest first, so a sweep costs what
+    expires, not what is kept (a 72-hour window holds millions of band keys).
     """
 
     def __init__(self, window: float, keep: int) -> None:
         self.window = window
         self.keep = keep
         self.bands: dict[str, list[list[Any]]] = {}
+        self._joined: dict[int, deque[tuple[float, str, list[str]]]] = {}  # (t, id, bands)
 
     def _alive(self, band: str, now: float) -> list[list[Any]]:
         return [m for m in self.bands.get(band, ()) if now - m[2] < self.window]
 
-    def probe(self, article_id: str, t: float, bands: Sequence[str],
-              now: float) -> dict[str, list[list[Any]]]:
+    def probe(self, article_id: str, t: float, bands: Sequence[str], now: float,
+              partition: int = 0) -> dict[str, list[list[Any]]]:
         """Each band's earlier members (:func:`probe_band`); the article joins them."""
         answers = {}
         for band in bands:
             answers[band], self.bands[band] = probe_band(self._alive(band, now), article_id,
                                                          t, self.keep)
+        self._joined.setdefault(partition, deque()).append((t, article_id, list(bands)))
         return answers
 
     def set_story(self, article_id: str, story_id: str, bands: Sequence[str],
@@ -136,19 +141,29 @@ class BandIndex:
                 if m[0] == article_id:
                     m[1] = story_id
 
-    def expire(self, now: float, bands: Callable[[str], bool]) -> None:
-        """Drop the expired members of the bands ``bands`` selects (and emptied bands)."""
-        for band in [b for b in self.bands if bands(b)]:
-            alive = self._alive(band, now)
-            if alive:
-                self.bands[band] = alive
-            else:
-                del self.bands[band]
+    def expire(self, now: float, partition: int = 0) -> list[str]:
+        """Drop the members of ``partition``'s bands that joined more than ``window``
+        seconds ago (and bands left empty); return the ids whose membership there ended."""
+        queue = self._joined.get(partition)
+        gone: list[str] = []
+        while queue and now - queue[0][0] >= self.window:
+            _, article_id, bands = queue.popleft()
+            gone.append(article_id)
+            for band in bands:
+                alive = self._alive(band, now)
+                if alive:
+                    self.bands[band] = alive
+                else:
+                    self.bands.pop(band, None)
+        return gone
 
-    def rebuild(self, records: Iterable[tuple[str, Membership]]) -> None:
-        """The index of these ``(article id, membership)`` records alone."""
+    def rebuild(self, records: Iterable[tuple[str, int, Membership]]) -> None:
+        """The index of these ``(article id, partition, membership)`` records alone."""
         self.bands = {}
-        for article_id, rec in records:
+        self._joined = {}
+        for article_id, partition, rec in sorted(records, key=lambda r: r[2]["t"]):
+            self._joined.setdefault(partition, deque()).append(
+                (rec["t"], article_id, list(rec["bands"])))
             for band in rec["bands"]:
                 self.bands.setdefault(band, []).append([article_id, rec["story"], rec["t"]])
         for members in self.bands.values():

@@ -93,12 +93,13 @@ def test_band_index_rebuilt_from_memberships_answers_like_the_live_one() -> None
     live.set_story("d", "a", ["x", "z"], now=5.0)
     records["d"]["story"] = "a"
     rebuilt = BandIndex(window=100.0, keep=3)
-    rebuilt.rebuild(records.items())  # type: ignore[arg-type]
+    rebuilt.rebuild((aid, 0, rec) for aid, rec in records.items())  # type: ignore[misc]
     assert rebuilt.bands == live.bands
     assert rebuilt.probe("f", 6.0, ["x", "z"], now=6.0) == live.probe("f", 6.0, ["x", "z"],
                                                                      now=6.0)
     assert [m[0] for m in rebuilt.bands["x"]] == ["d", "e", "f"]  # keep=3: "a", "b" cut
     assert ["d", "a", 4.0] in rebuilt.bands["z"]
+    assert rebuilt.expire(now=104.5) == live.expire(now=104.5) == ["a", "b", "c", "d"]
 
 
 def test_a_repeated_probe_writes_no_membership_and_expired_members_go() -> None:
@@ -110,12 +111,13 @@ def test_a_repeated_probe_writes_no_membership_and_expired_members_go() -> None:
     index = BandIndex(window=10.0, keep=64)
     index.probe("a", 1.0, ["x", "y"], now=1.0)
     index.probe("b", 8.0, ["x"], now=8.0)
+    index.probe("q", 8.5, ["w"], now=8.5, partition=1)
     # "a" (t=1) is out of the window at 12: neither answered nor kept.
     assert index.probe("c", 12.0, ["x", "y"], now=12.0) == {"x": [["b", "b", 8.0]], "y": []}
     assert [m[0] for m in index.bands["y"]] == ["c"]
-    index.expire(now=19.0, bands=lambda band: band == "x")
-    assert [m[0] for m in index.bands["x"]] == ["c"]
-    index.expire(now=30.0, bands=lambda band: True)
+    assert index.expire(now=19.0) == ["a", "b"]  # partition 0 only; "c" is young
+    assert [m[0] for m in index.bands["x"]] == ["c"] and "w" in index.bands
+    assert index.expire(now=30.0) == ["c"] and index.expire(now=30.0, partition=1) == ["q"]
     assert index.bands == {}
 
 
