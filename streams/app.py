@@ -22,8 +22,8 @@
 * ``enrich`` batches records (``noack_take``, acked only once published) and
   runs the CPU-heavy analysis in a spawned process pool (a thread when
   ``analysis_processes`` is 0) so the event loop keeps heartbeating: each batch
-  whole to the next free process, one batch per process in flight, published
-  and acked in the order taken.
+  in chunks of at most four records to the next free process, one chunk per
+  process in flight, published and acked in the order taken.
 * State older than ``dedup_window_hours`` (default 72) is dropped on SWEEP
   events a timer sends to every partition (Faust tables may only be written
   from an event of the key's own partition).
@@ -82,6 +82,7 @@ log = logging.getLogger(__name__)
 
 ENRICH_BATCH = 16
 ENRICH_WITHIN = 0.005
+ENRICH_CHUNK = 4         # records per hand-off to an analysis process
 STAGE_BATCH = 256        # dedup and collect: records taken at once (one Kafka round trip)
 STAGE_WITHIN = 0.005
 BAND_MEMBERS = 64        # most recent members kept per band (a hot band is not a story)
@@ -96,7 +97,8 @@ Finish = Callable[[], Awaitable[None]]  # what a batched stage does once its sen
 
 @dataclass
 class Batch:
-    """Records the enrich agent took at once, and their analysis (running or done)."""
+    """Records handed to one analysis process at once, and their analysis (running or
+    done)."""
 
     events: list[Any]
     raws: list[RawArticle]
@@ -630,10 +632,11 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
 
     @app.agent(analyze_topic, name="enrich")
     async def enrich(stream: faust.StreamT[bytes]) -> None:
-        """Takes batches and hands each whole to one analysis process as soon as one is
-        free (at most one batch per process in flight); a second task publishes them in
-        order. So a process never waits for another's share of a batch, and the next
-        batch is analysed while the last one is published."""
+        """Takes batches and hands them, in chunks of at most ``ENRICH_CHUNK`` records,
+        to the next free analysis process (one chunk per process in flight); a second
+        task publishes the chunks in order. So a process never waits for another's share,
+        the next chunk is analysed while the last one is published, and a backlog is
+        spread over the processes instead of landing whole on the first one free."""
         loop = asyncio.get_running_loop()
         batches: asyncio.Queue[Batch] = asyncio.Queue()
         slots = asyncio.Semaphore(lanes)
@@ -641,33 +644,35 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
         try:
             # noack_take + manual acks: a batch cut short by a shutdown is not acked, so
             # it is redelivered (``take`` acks its buffer even when the batch was cancelled).
-            async for events in stream.noack_take(  # type: ignore[attr-defined]
+            async for taken in stream.noack_take(  # type: ignore[attr-defined]
                     ENRICH_BATCH, within=ENRICH_WITHIN):
-                raws: list[RawArticle] = []
-                near: list[Match | None] = []
-                for value in (e.value for e in events):
-                    try:
-                        obj = loads(value)
-                        raws.append(raw_from_dict(obj))
-                        near.append(Match(obj.get("duplicate_of"),
-                                          obj.get("story_id") or obj["id"], 0)
-                                    if "story_id" in obj else None)
-                    except (RecordError, ValueError) as exc:
-                        await dead_letter("decode", exc, value, None)
-                # A free process, unless the publisher died (its error ends the agent).
-                free = asyncio.ensure_future(slots.acquire())
-                await asyncio.wait({free, publisher}, return_when=asyncio.FIRST_COMPLETED)
-                if publisher.done():
-                    free.cancel()
-                    publisher.result()
-                    raise RuntimeError("the enrich publisher stopped")
-                result: asyncio.Future[list[dict[str, Any]]] = loop.create_future()
-                if raws:
-                    result = asyncio.ensure_future(
-                        loop.run_in_executor(executor, enrich_many, raws, near))
-                else:
-                    result.set_result([])
-                batches.put_nowait(Batch(list(events), raws, near, result))
+                for at in range(0, len(taken), ENRICH_CHUNK):
+                    events = taken[at:at + ENRICH_CHUNK]
+                    raws: list[RawArticle] = []
+                    near: list[Match | None] = []
+                    for value in (e.value for e in events):
+                        try:
+                            obj = loads(value)
+                            raws.append(raw_from_dict(obj))
+                            near.append(Match(obj.get("duplicate_of"),
+                                              obj.get("story_id") or obj["id"], 0)
+                                        if "story_id" in obj else None)
+                        except (RecordError, ValueError) as exc:
+                            await dead_letter("decode", exc, value, None)
+                    # A free process, unless the publisher died (its error ends the agent).
+                    free = asyncio.ensure_future(slots.acquire())
+                    await asyncio.wait({free, publisher}, return_when=asyncio.FIRST_COMPLETED)
+                    if publisher.done():
+                        free.cancel()
+                        publisher.result()
+                        raise RuntimeError("the enrich publisher stopped")
+                    result: asyncio.Future[list[dict[str, Any]]] = loop.create_future()
+                    if raws:
+                        result = asyncio.ensure_future(
+                            loop.run_in_executor(executor, enrich_many, raws, near))
+                    else:
+                        result.set_result([])
+                    batches.put_nowait(Batch(list(events), raws, near, result))
         finally:
             publisher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
