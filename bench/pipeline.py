@@ -400,6 +400,13 @@ def main() -> None:
             # otherwise slowed whichever run came first (by ~10-20 % in repeated runs).
             ceiling = passthrough(bootstrap, tmp, raws)
             note("passthrough ceiling (aiokafka consume->produce)", f"{ceiling:.0f} records/s")
+            # The passthrough does not warm what a Faust worker uses (group coordination,
+            # changelogs, dozens of partitions): in alternating runs the first worker run
+            # on a fresh broker was the slowest of its series every time, with 2-3x the
+            # broker CPU of later ones. So one worker run on other articles goes first.
+            warm, _ = throughput(bootstrap, tmp, build_articles(300, seed=3),
+                                 [sys.executable, "-m", "newsmon.cli", "worker"])
+            note("warm-up worker run, 300 other articles (not counted)", f"{warm:.1f} articles/s")
             ours, rss = throughput(bootstrap, tmp, raws,
                                    [sys.executable, "-m", "newsmon.cli", "worker"])
             note(f"newsmon end to end, {len(raws)} full-text articles", f"{ours:.1f} articles/s")
