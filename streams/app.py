@@ -111,6 +111,25 @@ async def ack_all(stream: faust.StreamT[bytes], events: list[Any]) -> None:
         await stream.ack(event)
 
 
+async def publish_in_order(batches: asyncio.Queue[Batch], slots: asyncio.Semaphore,
+                           analyse: Callable[[Batch], Awaitable[list[dict[str, Any]]]],
+                           publish: Callable[[dict[str, Any]], Awaitable[None]],
+                           ack: Callable[[list[Any]], Awaitable[None]]) -> None:
+    """The enrich stage's publisher: each batch's articles published and its records
+    acked, batch after batch in the order they were queued, whichever analysis finishes
+    first; a batch's slot (its analysis process) is freed once it is done. Acks stay in
+    offset order: Faust commits the first run of consecutive acked offsets, so an ack
+    out of order could commit past a record not yet published."""
+    while True:
+        batch = await batches.get()
+        try:
+            for article in await analyse(batch):
+                await publish(article)
+            await ack(batch.events)
+        finally:
+            slots.release()
+
+
 def _event_time(article: dict[str, Any]) -> float:
     """The article's published time (epoch seconds), else now."""
     from datetime import datetime
@@ -615,21 +634,6 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
             (time.perf_counter() - t0) / max(1, len(batch.raws)))
         return articles
 
-    async def publish_in_order(stream: faust.StreamT[bytes], batches: asyncio.Queue[Batch],
-                               slots: asyncio.Semaphore) -> None:
-        """Publish each batch's articles and ack its records, batch after batch in the
-        order they were taken: acks stay in offset order whatever finishes first (Faust
-        commits the first run of consecutive acked offsets, so an ack out of order
-        could commit past a record not yet published)."""
-        while True:
-            batch = await batches.get()
-            try:
-                for article in await analyse(batch):
-                    await publish(article)
-                await ack_all(stream, batch.events)
-            finally:
-                slots.release()
-
     @app.agent(analyze_topic, name="enrich")
     async def enrich(stream: faust.StreamT[bytes]) -> None:
         """Takes batches and hands them, in chunks of at most ``ENRICH_CHUNK`` records,
@@ -640,7 +644,8 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
         loop = asyncio.get_running_loop()
         batches: asyncio.Queue[Batch] = asyncio.Queue()
         slots = asyncio.Semaphore(lanes)
-        publisher = asyncio.create_task(publish_in_order(stream, batches, slots))
+        publisher = asyncio.create_task(publish_in_order(
+            batches, slots, analyse, publish, functools.partial(ack_all, stream)))
         try:
             # noack_take + manual acks: a batch cut short by a shutdown is not acked, so
             # it is redelivered (``take`` acks its buffer even when the batch was cancelled).
