@@ -21,9 +21,10 @@
   ``story_id`` (``newsmon.analysis.neardup.decide``) and releases the record.
 * ``enrich`` batches records (``noack_take``, acked only once published) and
   runs the CPU-heavy analysis in a spawned process pool (a thread when
-  ``analysis_processes`` is 0) so the event loop keeps heartbeating: each batch
-  in chunks of at most four records to the next free process, one chunk per
-  process in flight, published and acked in the order taken.
+  ``analysis_processes`` is 0) so the event loop keeps heartbeating. It hands
+  each batch, in chunks of at most four records, to the next free process (one
+  chunk per process in flight); ``publish_in_order`` publishes and acks the
+  chunks in the order taken.
 * State older than ``dedup_window_hours`` (default 72) is dropped on SWEEP
   events a timer sends to every partition (Faust tables may only be written
   from an event of the key's own partition).
