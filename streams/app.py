@@ -672,11 +672,10 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
                         free.cancel()
                         publisher.result()
                         raise RuntimeError("the enrich publisher stopped")
-                    result: asyncio.Future[list[dict[str, Any]]] = loop.create_future()
                     if raws:
-                        result = asyncio.ensure_future(
-                            loop.run_in_executor(executor, enrich_many, raws, near))
+                        result = loop.run_in_executor(executor, enrich_many, raws, near)
                     else:
+                        result = loop.create_future()
                         result.set_result([])
                     batches.put_nowait(Batch(list(events), raws, near, result))
         finally:
