@@ -24,7 +24,6 @@ _TRACKING_EXACT = frozenset({
 _TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "vero_", "oly_", "__s", "at_", "ns_")
 _AMP_PATH = re.compile(r"(?:/amp/?$|/amp(?=/)|\.amp(?=\.html?$|$))", re.IGNORECASE)
 _HOST_PREFIX = re.compile(r"^(?:www\d*|m|mobile|amp)\.", re.IGNORECASE)
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 _INDEX = re.compile(r"/(?:index|default)\.(?:html?|php|aspx?)$", re.IGNORECASE)
 
 
@@ -51,9 +50,11 @@ def canonical_url(url: str) -> str:
             host = host[m.end():]
         port = parts.port
         netloc = host if ":" not in host else f"[{host}]"
-        if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        # Both schemes name the same article: canonicalise to https, and drop
+        # either scheme's default port (else http://h:443/ would change on a
+        # second pass, once it reads as https).
+        if port is not None and port not in (80, 443):
             netloc = f"{netloc}:{port}"
-        # Both schemes name the same article: canonicalise to https.
         scheme = "https"
         path = quote(unquote(parts.path), safe="/:@!$&'()*+,;=-._~")
         path = re.sub(r"/{2,}", "/", path)
