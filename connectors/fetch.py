@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import time
 import zlib
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -35,7 +34,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from connectors.safety import AddressPolicy, AddressRefused, safe_pool
+from connectors.http11 import SafeTransport
+from connectors.safety import AddressPolicy, AddressRefused
 from newsmon import __version__
 
 USER_AGENT = f"newsmon/{__version__} (feed monitor; +https://pypi.org/project/newsmon/)"
@@ -67,7 +67,6 @@ class FetchLimits:
     max_redirects: int = 5
     max_encodings: int = 2
     max_connections: int = 8      # per origin
-    max_keepalive: int = 4        # per origin
 
 
 @dataclass(slots=True)
@@ -165,60 +164,24 @@ def _outcome_for(status: int) -> str:
 
 
 class Fetcher:
-    """HTTP clients behind the address policy: one small keep-alive pool per origin.
+    """One httpx client over newsmon's transport (:mod:`connectors.http11`): every
+    connection pinned to a checked address, kept alive per origin."""
 
-    httpcore's pool scans all its connections for every request, so one big
-    pool shared by thousands of hosts costs O(connections) per request; a pool
-    per origin (scheme, host, port), least recently used ones closed beyond
-    ``max_origins``, keeps that cost constant.
-    """
-
-    def __init__(self, limits: FetchLimits | None = None, policy: AddressPolicy | None = None,
-                 transport: httpx.AsyncBaseTransport | None = None,
-                 max_origins: int = 1024) -> None:
+    def __init__(self, limits: FetchLimits | None = None,
+                 policy: AddressPolicy | None = None) -> None:
         self.limits = limits or FetchLimits()
         self.policy = policy or AddressPolicy()
-        self._transport = transport
-        self._clients: OrderedDict[str, httpx.AsyncClient] = OrderedDict()
-        self.max_origins = max_origins
-        self._closing: set[asyncio.Task[None]] = set()
-
-    def _new_client(self) -> httpx.AsyncClient:
-        transport = self._transport
-        if transport is None:
-            http = httpx.AsyncHTTPTransport(trust_env=False)
-            # httpx has no public hook for the network backend: swap in a pool whose
-            # backend resolves, checks and pins addresses (tests prove it is used).
-            http._pool = safe_pool(self.policy, max_connections=self.limits.max_connections,
-                                   max_keepalive=self.limits.max_keepalive)
-            transport = http
-        return httpx.AsyncClient(
-            transport=transport,
+        self._client = httpx.AsyncClient(
+            transport=SafeTransport(self.policy, max_connections=self.limits.max_connections,
+                                    connect_timeout=self.limits.connect_timeout),
             follow_redirects=False,
             timeout=httpx.Timeout(self.limits.deadline, connect=self.limits.connect_timeout),
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
             trust_env=False,
         )
 
-    def client_for(self, url: str) -> httpx.AsyncClient:
-        parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc.lower()}"
-        client = self._clients.get(origin)
-        if client is None:
-            client = self._clients[origin] = self._new_client()
-            while len(self._clients) > self.max_origins:
-                _, old = self._clients.popitem(last=False)
-                task = asyncio.create_task(old.aclose())
-                self._closing.add(task)
-                task.add_done_callback(self._closing.discard)
-        else:
-            self._clients.move_to_end(origin)
-        return client
-
     async def aclose(self) -> None:
-        clients, self._clients = list(self._clients.values()), OrderedDict()
-        await asyncio.gather(*(c.aclose() for c in clients), *self._closing,
-                             return_exceptions=True)
+        await self._client.aclose()
 
     async def fetch(self, url: str, headers: Mapping[str, str] | None = None,
                     accept: str = FEED_ACCEPT) -> FetchResult:
@@ -264,7 +227,7 @@ class Fetcher:
                            error=f"more than {self.limits.max_redirects} redirects")
 
     async def _get(self, url: str, current: str, headers: dict[str, str]) -> FetchResult:
-        async with self.client_for(current).stream("GET", current, headers=headers) as resp:
+        async with self._client.stream("GET", current, headers=headers) as resp:
             info = {k.lower(): v for k, v in resp.headers.items()}
             status = resp.status_code
             if status in _REDIRECTS or status == 304 or status >= 400:

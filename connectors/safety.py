@@ -1,7 +1,7 @@
 """Where newsmon may connect: the address policy and the network backend that enforces it.
 
 Feed URLs, their redirects and article links are untrusted, so every
-connection goes through :class:`SafeBackend`: it resolves the host itself,
+connection goes through :mod:`connectors.http11`'s transport: it resolves the host itself,
 refuses any address that is not public (loopback, private, link-local and
 cloud metadata, CGNAT, multicast, unspecified, reserved, and the IPv4-mapped,
 NAT64 and 6to4 forms of those) unless the allow-list permits it, and then
@@ -15,12 +15,10 @@ import asyncio
 import functools
 import ipaddress
 import socket
+import ssl
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
-import httpcore
-from httpcore._backends.auto import AutoBackend
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
@@ -82,61 +80,8 @@ async def resolve(host: str, port: int) -> list[IPAddress]:
     return out
 
 
-class SafeBackend(httpcore.AsyncNetworkBackend):
-    """httpcore network backend that connects only to checked addresses."""
-
-    def __init__(self, policy: AddressPolicy) -> None:
-        self.policy = policy
-        self._inner = AutoBackend()
-
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                          local_address: str | None = None,
-                          socket_options: Iterable[Any] | None = None
-                          ) -> httpcore.AsyncNetworkStream:
-        try:
-            addresses = await resolve(host, port)
-        except OSError as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
-        allowed = [ip for ip in addresses if self.policy.allowed(ip)]
-        if not allowed:
-            for ip in addresses:
-                self.policy.check(ip, host)  # raises with the refused address
-            raise AddressRefused(f"refused to connect to {host}: no usable address")
-        last: Exception | None = None
-        for ip in allowed:
-            try:
-                return await self._inner.connect_tcp(str(ip), port, timeout=timeout,
-                                                     local_address=local_address,
-                                                     socket_options=socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout, OSError) as exc:
-                last = exc
-        assert last is not None
-        raise last
-
-    async def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                  socket_options: Iterable[Any] | None = None
-                                  ) -> httpcore.AsyncNetworkStream:
-        raise AddressRefused("unix sockets are never used for feeds")
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-
-def safe_pool(policy: AddressPolicy, *, max_connections: int, max_keepalive: int,
-              keepalive_expiry: float = 30.0, retries: int = 0,
-              ssl_context: Any = None) -> httpcore.AsyncConnectionPool:
-    ctx = ssl_context or _default_ssl_context()
-    return httpcore.AsyncConnectionPool(
-        ssl_context=ctx, max_connections=max_connections,
-        max_keepalive_connections=max_keepalive, keepalive_expiry=keepalive_expiry,
-        http1=True, http2=False, retries=retries, network_backend=SafeBackend(policy),
-    )
-
-
 @functools.cache
-def _default_ssl_context() -> Any:
-    import ssl
-
+def default_ssl_context() -> ssl.SSLContext:
     import certifi
 
     return ssl.create_default_context(cafile=certifi.where())

@@ -1,0 +1,223 @@
+"""newsmon's HTTP/1.1 transport against a raw TCP server on 127.0.0.1 that answers
+from a script: framing, keep-alive, stale connections, caps, header injection."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import pytest
+
+from connectors.fetch import Fetcher, FetchLimits
+from connectors.safety import AddressPolicy
+
+LOCAL = AddressPolicy.from_strings(["127.0.0.0/8"])
+SHORT = FetchLimits(deadline=5.0)
+FEED = b'<rss version="2.0"><channel><title>T</title></channel></rss>'
+
+
+@dataclass
+class Raw:
+    port: int
+    connections: int = 0
+    requests: list[bytes] = field(default_factory=list)
+    active: int = 0
+    most_active: int = 0
+
+
+Answer = Callable[[bytes, int], bytes | None]  # (request head, request number) -> bytes, or
+# None to close without answering
+
+
+@asynccontextmanager
+async def raw_server(answer: Answer, close_after: bool = False,
+                     hold: float = 0.0) -> AsyncIterator[Raw]:
+    raw = Raw(0)
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raw.connections += 1
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                raw.requests.append(head)
+                raw.active += 1
+                raw.most_active = max(raw.most_active, raw.active)
+                if hold:
+                    await asyncio.sleep(hold)
+                raw.active -= 1
+                out = answer(head, len(raw.requests))
+                if out is None:
+                    return
+                writer.write(out)
+                await writer.drain()
+                if close_after:
+                    return
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    raw.port = server.sockets[0].getsockname()[1]
+    async with server:
+        yield raw
+
+
+def ok(body: bytes, extra: bytes = b"") -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s" % (len(body), extra, body)
+
+
+def chunked(body: bytes) -> bytes:
+    pieces = [body[i:i + 7] for i in range(0, len(body), 7)]
+    wire = b"".join(b"%x;ext=1\r\n%s\r\n" % (len(p), p) for p in pieces)
+    return (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + wire
+            + b"0\r\nX-Trailer: 1\r\n\r\n")
+
+
+async def test_keep_alive_reuses_one_connection() -> None:
+    async with raw_server(lambda head, n: ok(FEED)) as raw:
+        fetcher = Fetcher(SHORT, policy=LOCAL)
+        try:
+            for _ in range(20):
+                r = await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f")
+                assert r.outcome == "ok" and r.body == FEED
+        finally:
+            await fetcher.aclose()
+    assert raw.connections == 1 and len(raw.requests) == 20
+
+
+async def test_chunked_body_with_extensions_and_trailer_then_reuse() -> None:
+    body = FEED * 30
+    async with raw_server(lambda head, n: chunked(body)) as raw:
+        fetcher = Fetcher(SHORT, policy=LOCAL)
+        try:
+            for _ in range(3):
+                r = await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f")
+                assert r.outcome == "ok" and r.body == body
+        finally:
+            await fetcher.aclose()
+    assert raw.connections == 1
+
+
+async def test_gzip_content_encoding_decoded() -> None:
+    async with raw_server(lambda head, n: ok(gzip.compress(FEED),
+                                             b"Content-Encoding: gzip\r\n")) as raw:
+        fetcher = Fetcher(SHORT, policy=LOCAL)
+        try:
+            r = await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f")
+        finally:
+            await fetcher.aclose()
+    assert r.outcome == "ok" and r.body == FEED
+
+
+async def test_body_until_close_and_connection_close_are_not_reused() -> None:
+    def answer(head: bytes, n: int) -> bytes:
+        if n % 2:
+            return b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"
+        return b"HTTP/1.0 200 OK\r\n\r\n" + FEED  # no length: the body ends with the connection
+
+    async with raw_server(answer, close_after=True) as raw:
+        fetcher = Fetcher(SHORT, policy=LOCAL)
+        try:
+            bodies = [(await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f")).body
+                      for _ in range(4)]
+        finally:
+            await fetcher.aclose()
+    assert bodies == [b"ok", FEED, b"ok", FEED]
+    assert raw.connections == 4
+
+
+async def test_a_kept_connection_the_server_drops_is_retried_once_on_a_new_one() -> None:
+    # Every second request is dropped unanswered: the transport sees it only when
+    # it reuses a kept-alive connection, and then retries on a new connection.
+    async with raw_server(lambda head, n: ok(FEED) if n % 2 else None) as raw:
+        fetcher = Fetcher(SHORT, policy=LOCAL)
+        try:
+            outcomes = [(await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f")).outcome
+                        for _ in range(3)]
+        finally:
+            await fetcher.aclose()
+    assert outcomes == ["ok"] * 3
+    assert raw.connections == 3 and len(raw.requests) == 5
+
+
+async def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
+    async with raw_server(lambda head, n: ok(FEED), close_after=True) as raw:
+        fetcher = Fetcher(SHORT, policy=LOCAL)
+        try:
+            outcomes = []
+            for _ in range(5):
+                outcomes.append((await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f")).outcome)
+                await asyncio.sleep(0.05)
+        finally:
+            await fetcher.aclose()
+    assert outcomes == ["ok"] * 5
+    assert raw.connections == 5 and len(raw.requests) == 5
+
+
+async def test_server_that_never_answers_on_a_new_connection_is_an_error() -> None:
+    async with raw_server(lambda head, n: None) as raw:
+        fetcher = Fetcher(SHORT, policy=LOCAL)
+        try:
+            r = await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f")
+        finally:
+            await fetcher.aclose()
+    assert r.outcome == "network_error" and "without answering" in (r.error or "")
+
+
+@pytest.mark.parametrize("reply, needle", [
+    (b"HTTP/1.1 200 OK\r\n" + b"X-Big: " + b"a" * 70_000 + b"\r\n\r\n", "response head over"),
+    (b"HTTP/1.1 200 OK\r\n" + b"X: 1\r\n" * 150 + b"\r\n", "header lines"),
+    (b"HTTP/1.1 2OO OK\r\n\r\n", "bad status line"),
+    (b"SSH-2.0-OpenSSH\r\n\r\n", "bad status line"),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "bad chunk size"),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", "Transfer-Encoding"),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello", "Content-Length"),
+    (b"HTTP/1.1 200 OK\r\n folded: x\r\n\r\n", "bad header line"),
+])
+async def test_malformed_answers_are_network_errors(reply: bytes, needle: str) -> None:
+    async with raw_server(lambda head, n: reply) as raw:
+        fetcher = Fetcher(SHORT, policy=LOCAL)
+        try:
+            r = await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f")
+        finally:
+            await fetcher.aclose()
+    assert r.outcome == "network_error" and needle in (r.error or ""), r.error
+
+
+async def test_informational_answer_skipped() -> None:
+    async with raw_server(lambda head, n: b"HTTP/1.1 100 Continue\r\n\r\n" + ok(FEED)) as raw:
+        fetcher = Fetcher(SHORT, policy=LOCAL)
+        try:
+            r = await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f")
+        finally:
+            await fetcher.aclose()
+    assert r.outcome == "ok" and r.body == FEED
+
+
+async def test_an_echoed_etag_cannot_inject_a_header() -> None:
+    async with raw_server(lambda head, n: ok(FEED)) as raw:
+        fetcher = Fetcher(SHORT, policy=LOCAL)
+        try:
+            r = await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f",
+                                    headers={"If-None-Match": '"x"\r\nX-Evil: 1'})
+        finally:
+            await fetcher.aclose()
+    assert r.outcome == "network_error"
+    assert not any(b"X-Evil" in req for req in raw.requests)
+
+
+async def test_per_origin_connection_cap() -> None:
+    async with raw_server(lambda head, n: ok(FEED), hold=0.05) as raw:
+        fetcher = Fetcher(FetchLimits(max_connections=3), policy=LOCAL)
+        try:
+            results = await asyncio.gather(*(fetcher.fetch(f"http://127.0.0.1:{raw.port}/{i}")
+                                             for i in range(12)))
+        finally:
+            await fetcher.aclose()
+    assert all(r.outcome == "ok" for r in results)
+    assert raw.most_active == 3 and raw.connections == 3
