@@ -1,9 +1,9 @@
 """newsmon's HTTP/1.1 transport for httpx: pinned, checked connections, kept alive.
 
-httpx stays the client (requests, responses, streaming); this replaces the
-transport underneath, httpcore's connection pool and the pure-Python h11
-state machine, which cost about 0.6 ms of CPU per request: two thirds of a
-feed check that answers 304. Here one request is one write and one parse of
+httpx stays the HTTP library (its ``Request`` and ``Response``, URL parsing and
+the transport interface); this replaces the transport underneath, httpcore's
+connection pool and the pure-Python h11 state machine, which cost about
+0.6 ms of CPU per request: two thirds of a feed check that answers 304. Here one request is one write and one parse of
 the head with ``bytes`` methods, and connections are kept per origin in a
 dict, so the cost does not grow with the number of hosts.
 

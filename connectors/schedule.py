@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -62,7 +62,11 @@ class FeedState:
         return self.current_url or self.url
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Not dataclasses.asdict: its recursive deep copy cost 0.1 ms per feed,
+        # about a second per save of 10,000 feeds.
+        d = {name: getattr(self, name) for name in _FIELD_NAMES}
+        d["seen"] = list(self.seen)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FeedState:
@@ -138,3 +142,6 @@ def silent(state: FeedState, now: float, policy: SchedulePolicy) -> bool:
         return False
     return now - state.last_new > max(policy.silence_factor * state.mean_gap,
                                       policy.silence_min)
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(FeedState))

@@ -221,3 +221,16 @@ async def test_per_origin_connection_cap() -> None:
             await fetcher.aclose()
     assert all(r.outcome == "ok" for r in results)
     assert raw.most_active == 3 and raw.connections == 3
+
+
+async def test_no_cookies_are_kept_or_sent() -> None:
+    async with raw_server(lambda head, n: ok(FEED, b"Set-Cookie: track=1; Path=/\r\n")) as raw:
+        fetcher = Fetcher(SHORT, policy=LOCAL)
+        try:
+            for _ in range(2):
+                assert (await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f")).outcome == "ok"
+        finally:
+            await fetcher.aclose()
+    assert len(raw.requests) == 2
+    assert not any(b"cookie:" in req.lower() for req in raw.requests)
+    assert all(b"\r\nHost: 127.0.0.1:" in req for req in raw.requests)
