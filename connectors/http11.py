@@ -3,9 +3,10 @@
 httpx stays the HTTP library (its ``Request`` and ``Response``, URL parsing and
 the transport interface); this replaces the transport underneath, httpcore's
 connection pool and the pure-Python h11 state machine, which cost about
-0.6 ms of CPU per request: two thirds of a feed check that answers 304. Here one request is one write and one parse of
-the head with ``bytes`` methods, and connections are kept per origin in a
-dict, so the cost does not grow with the number of hosts.
+0.6 ms of CPU per request: two thirds of a feed check that answers 304. Here
+one request is one write and one parse of the head with ``bytes`` methods,
+and connections are kept per origin in a dict, so the cost does not grow
+with the number of hosts.
 
 What it does, and all it does:
 - http and https; every new connection resolves the host itself, checks

@@ -67,6 +67,15 @@ async def raw_server(answer: Answer, close_after: bool = False,
         yield raw
 
 
+@asynccontextmanager
+async def local_fetcher(limits: FetchLimits = SHORT) -> AsyncIterator[Fetcher]:
+    fetcher = Fetcher(limits, policy=LOCAL)
+    try:
+        yield fetcher
+    finally:
+        await fetcher.aclose()
+
+
 def ok(body: bytes, extra: bytes = b"") -> bytes:
     return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s" % (len(body), extra, body)
 
@@ -79,38 +88,28 @@ def chunked(body: bytes) -> bytes:
 
 
 async def test_keep_alive_reuses_one_connection() -> None:
-    async with raw_server(lambda head, n: ok(FEED)) as raw:
-        fetcher = Fetcher(SHORT, policy=LOCAL)
-        try:
-            for _ in range(20):
-                r = await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f")
-                assert r.outcome == "ok" and r.body == FEED
-        finally:
-            await fetcher.aclose()
+    async with raw_server(lambda head, n: ok(FEED)) as raw, local_fetcher() as fetcher:
+        for _ in range(20):
+            r = await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f")
+            assert r.outcome == "ok" and r.body == FEED
     assert raw.connections == 1 and len(raw.requests) == 20
 
 
 async def test_chunked_body_with_extensions_and_trailer_then_reuse() -> None:
     body = FEED * 30
-    async with raw_server(lambda head, n: chunked(body)) as raw:
-        fetcher = Fetcher(SHORT, policy=LOCAL)
-        try:
-            for _ in range(3):
-                r = await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f")
-                assert r.outcome == "ok" and r.body == body
-        finally:
-            await fetcher.aclose()
+    async with raw_server(lambda head, n: chunked(body)) as raw, local_fetcher() as fetcher:
+        for _ in range(3):
+            r = await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f")
+            assert r.outcome == "ok" and r.body == body
     assert raw.connections == 1
 
 
 async def test_gzip_content_encoding_decoded() -> None:
-    async with raw_server(lambda head, n: ok(gzip.compress(FEED),
-                                             b"Content-Encoding: gzip\r\n")) as raw:
-        fetcher = Fetcher(SHORT, policy=LOCAL)
-        try:
-            r = await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f")
-        finally:
-            await fetcher.aclose()
+    async with (
+        raw_server(lambda head, n: ok(gzip.compress(FEED), b"Content-Encoding: gzip\r\n")) as raw,
+        local_fetcher() as fetcher,
+    ):
+        r = await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f")
     assert r.outcome == "ok" and r.body == FEED
 
 
@@ -120,13 +119,9 @@ async def test_body_until_close_and_connection_close_are_not_reused() -> None:
             return b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"
         return b"HTTP/1.0 200 OK\r\n\r\n" + FEED  # no length: the body ends with the connection
 
-    async with raw_server(answer, close_after=True) as raw:
-        fetcher = Fetcher(SHORT, policy=LOCAL)
-        try:
-            bodies = [(await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f")).body
-                      for _ in range(4)]
-        finally:
-            await fetcher.aclose()
+    async with raw_server(answer, close_after=True) as raw, local_fetcher() as fetcher:
+        bodies = [(await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f")).body
+                  for _ in range(4)]
     assert bodies == [b"ok", FEED, b"ok", FEED]
     assert raw.connections == 4
 
@@ -134,38 +129,32 @@ async def test_body_until_close_and_connection_close_are_not_reused() -> None:
 async def test_a_kept_connection_the_server_drops_is_retried_once_on_a_new_one() -> None:
     # Every second request is dropped unanswered: the transport sees it only when
     # it reuses a kept-alive connection, and then retries on a new connection.
-    async with raw_server(lambda head, n: ok(FEED) if n % 2 else None) as raw:
-        fetcher = Fetcher(SHORT, policy=LOCAL)
-        try:
-            outcomes = [(await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f")).outcome
-                        for _ in range(3)]
-        finally:
-            await fetcher.aclose()
+    async with (
+        raw_server(lambda head, n: ok(FEED) if n % 2 else None) as raw,
+        local_fetcher() as fetcher,
+    ):
+        outcomes = [(await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f")).outcome
+                    for _ in range(3)]
     assert outcomes == ["ok"] * 3
     assert raw.connections == 3 and len(raw.requests) == 5
 
 
 async def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
-    async with raw_server(lambda head, n: ok(FEED), close_after=True) as raw:
-        fetcher = Fetcher(SHORT, policy=LOCAL)
-        try:
-            outcomes = []
-            for _ in range(5):
-                outcomes.append((await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f")).outcome)
-                await asyncio.sleep(0.05)
-        finally:
-            await fetcher.aclose()
+    async with (
+        raw_server(lambda head, n: ok(FEED), close_after=True) as raw,
+        local_fetcher() as fetcher,
+    ):
+        outcomes = []
+        for _ in range(5):
+            outcomes.append((await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f")).outcome)
+            await asyncio.sleep(0.05)
     assert outcomes == ["ok"] * 5
     assert raw.connections == 5 and len(raw.requests) == 5
 
 
 async def test_server_that_never_answers_on_a_new_connection_is_an_error() -> None:
-    async with raw_server(lambda head, n: None) as raw:
-        fetcher = Fetcher(SHORT, policy=LOCAL)
-        try:
-            r = await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f")
-        finally:
-            await fetcher.aclose()
+    async with raw_server(lambda head, n: None) as raw, local_fetcher() as fetcher:
+        r = await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f")
     assert r.outcome == "network_error" and "without answering" in (r.error or "")
 
 
@@ -180,57 +169,46 @@ async def test_server_that_never_answers_on_a_new_connection_is_an_error() -> No
     (b"HTTP/1.1 200 OK\r\n folded: x\r\n\r\n", "bad header line"),
 ])
 async def test_malformed_answers_are_network_errors(reply: bytes, needle: str) -> None:
-    async with raw_server(lambda head, n: reply) as raw:
-        fetcher = Fetcher(SHORT, policy=LOCAL)
-        try:
-            r = await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f")
-        finally:
-            await fetcher.aclose()
+    async with raw_server(lambda head, n: reply) as raw, local_fetcher() as fetcher:
+        r = await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f")
     assert r.outcome == "network_error" and needle in (r.error or ""), r.error
 
 
 async def test_informational_answer_skipped() -> None:
-    async with raw_server(lambda head, n: b"HTTP/1.1 100 Continue\r\n\r\n" + ok(FEED)) as raw:
-        fetcher = Fetcher(SHORT, policy=LOCAL)
-        try:
-            r = await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f")
-        finally:
-            await fetcher.aclose()
+    async with (
+        raw_server(lambda head, n: b"HTTP/1.1 100 Continue\r\n\r\n" + ok(FEED)) as raw,
+        local_fetcher() as fetcher,
+    ):
+        r = await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f")
     assert r.outcome == "ok" and r.body == FEED
 
 
 async def test_an_echoed_etag_cannot_inject_a_header() -> None:
-    async with raw_server(lambda head, n: ok(FEED)) as raw:
-        fetcher = Fetcher(SHORT, policy=LOCAL)
-        try:
-            r = await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f",
-                                    headers={"If-None-Match": '"x"\r\nX-Evil: 1'})
-        finally:
-            await fetcher.aclose()
+    async with raw_server(lambda head, n: ok(FEED)) as raw, local_fetcher() as fetcher:
+        r = await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f",
+                                headers={"If-None-Match": '"x"\r\nX-Evil: 1'})
     assert r.outcome == "network_error"
     assert not any(b"X-Evil" in req for req in raw.requests)
 
 
 async def test_per_origin_connection_cap() -> None:
-    async with raw_server(lambda head, n: ok(FEED), hold=0.05) as raw:
-        fetcher = Fetcher(FetchLimits(max_connections=3), policy=LOCAL)
-        try:
-            results = await asyncio.gather(*(fetcher.fetch(f"http://127.0.0.1:{raw.port}/{i}")
-                                             for i in range(12)))
-        finally:
-            await fetcher.aclose()
+    async with (
+        raw_server(lambda head, n: ok(FEED), hold=0.05) as raw,
+        local_fetcher(FetchLimits(max_connections=3)) as fetcher,
+    ):
+        results = await asyncio.gather(*(fetcher.fetch(f"http://127.0.0.1:{raw.port}/{i}")
+                                         for i in range(12)))
     assert all(r.outcome == "ok" for r in results)
     assert raw.most_active == 3 and raw.connections == 3
 
 
 async def test_no_cookies_are_kept_or_sent() -> None:
-    async with raw_server(lambda head, n: ok(FEED, b"Set-Cookie: track=1; Path=/\r\n")) as raw:
-        fetcher = Fetcher(SHORT, policy=LOCAL)
-        try:
-            for _ in range(2):
-                assert (await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f")).outcome == "ok"
-        finally:
-            await fetcher.aclose()
+    async with (
+        raw_server(lambda head, n: ok(FEED, b"Set-Cookie: track=1; Path=/\r\n")) as raw,
+        local_fetcher() as fetcher,
+    ):
+        for _ in range(2):
+            assert (await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f")).outcome == "ok"
     assert len(raw.requests) == 2
     assert not any(b"cookie:" in req.lower() for req in raw.requests)
     assert all(b"\r\nHost: 127.0.0.1:" in req for req in raw.requests)
