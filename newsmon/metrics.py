@@ -103,6 +103,10 @@ country_articles = Counter("newsmon_country_articles_total",
 rules_loaded = Gauge("newsmon_rules_loaded", "Watchlist rules in force")
 rules_reload_errors = Counter("newsmon_rules_reload_errors_total",
                               "Rules-file edits rejected (the last good rules stay in force)")
+worker_reexecs = Gauge(
+    "newsmon_worker_reexecs",
+    "Times this worker process re-executed itself because its Kafka client was wedged "
+    "(an offset commit waiting for the producer past streams.delivery.WEDGED_AFTER)")
 consumer_rewinds = Counter(
     "newsmon_worker_consumer_rewinds_total",
     "Records the worker's consumer will read again rather than skip (streams.delivery): "

@@ -261,7 +261,9 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
         await dead_topic.send(key=key if isinstance(key, bytes) else None,
                               value=dumps(record.to_dict()))
         metrics.deadletters.labels(stage).inc()
-        log.warning("dead-lettered a record at stage %s: %s", stage, exc)
+        # A record's own fault is a RecordError; anything else gets its traceback logged.
+        log.warning("dead-lettered a record at stage %s: %s", stage, exc,
+                    exc_info=None if isinstance(exc, RecordError) else exc)
 
     async def each_record(stream: faust.StreamT[bytes], stage: str,
                           handle: Callable[[bytes, bytes, Any], Awaitable[None]],
@@ -688,6 +690,15 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
         """SIGHUP reloads the rules file without restarting the worker."""
         with contextlib.suppress(NotImplementedError, RuntimeError):
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload_requested.set)
+
+    def stop_analysis() -> None:
+        for proc in list(getattr(executor, "_processes", {}).values()):
+            proc.kill()
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def watch_commits() -> None:
+        metrics.worker_reexecs.set(delivery.reexecs())
+        await delivery.watch_commits(app.consumer, stop_analysis)
 
     @app.task  # type: ignore[untyped-decorator]
     async def warm_up() -> None:

@@ -33,12 +33,27 @@ no test here has seen it fire, the guard costs one attribute test per ack.
    stay uncommitted and are read again.
 
 Both are counted in ``newsmon_worker_consumer_rewinds_total``.
+
+3. **A wedged Kafka client.** After the broker was paused past the client
+   timeouts, aiokafka's producer can be left with batches that never complete:
+   Faust's commit waits in ``producer.flush()`` for ever, so nothing is committed
+   or fetched again (seen in ``tests/integration/test_broker_faults.py``, about one
+   run in five: the commit began right after the broker came back and was still
+   waiting six minutes later). :func:`guard` times each commit, and
+   :func:`watch_commits` re-executes the worker in place (same process id, same
+   arguments) when one has run for ``WEDGED_AFTER`` seconds: the new worker starts
+   from the committed offsets, so the uncommitted records are delivered again
+   (at least once), never lost.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
+import os
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from faust.types import TP, ConsumerT, Message
@@ -46,6 +61,20 @@ from faust.types import TP, ConsumerT, Message
 from newsmon import metrics
 
 log = logging.getLogger(__name__)
+
+REEXECS_ENV = "NEWSMON_WORKER_REEXECS"  # carried across re-executions, shown as a gauge
+
+
+def reexecs() -> int:
+    """How many times this worker process re-executed itself (guard 3)."""
+    value = os.environ.get(REEXECS_ENV, "0")
+    return int(value) if value.isdigit() else 0
+
+
+#: Seconds one offset commit may take before the Kafka client counts as wedged:
+#: far past aiokafka's request timeout (40 s) and a broker's usual restart.
+#: ``NEWSMON_WEDGED_AFTER`` overrides it.
+WEDGED_AFTER = float(os.environ.get("NEWSMON_WEDGED_AFTER") or 180.0)
 
 
 def guard(consumer: ConsumerT) -> ConsumerT:
@@ -56,6 +85,7 @@ def guard(consumer: ConsumerT) -> ConsumerT:
     getmany = consumer.getmany
     ack = consumer.ack
     add_gap = consumer._add_gap  # type: ignore[attr-defined]
+    commit = consumer.commit
 
     async def counted_seek() -> None:
         await perform_seek()
@@ -96,8 +126,37 @@ def guard(consumer: ConsumerT) -> ConsumerT:
             return False
         return ack(message)
 
+    async def timed_commit(*args: Any, **kwargs: Any) -> bool:
+        started = time.monotonic()
+        consumer.newsmon_commits_running.add(started)  # type: ignore[attr-defined]
+        try:
+            return bool(await commit(*args, **kwargs))
+        finally:
+            consumer.newsmon_commits_running.discard(started)  # type: ignore[attr-defined]
+
+    consumer.newsmon_commits_running = set()  # type: ignore[attr-defined]
+    consumer.commit = timed_commit  # type: ignore[method-assign]
     consumer.perform_seek = counted_seek  # type: ignore[method-assign]
     consumer.getmany = fresh_getmany
     consumer.ack = delivered_ack  # type: ignore[method-assign]
     consumer._add_gap = add_gap_unless_stale  # type: ignore[attr-defined]
     return consumer
+
+
+async def watch_commits(consumer: ConsumerT, before_exec: Callable[[], None],
+                        wedged_after: float = WEDGED_AFTER, every: float = 10.0) -> None:
+    """Re-execute this worker when a commit on ``consumer`` (guarded) has run for
+    ``wedged_after`` seconds, after ``before_exec`` (which stops child processes);
+    see guard 3 above."""
+    while True:
+        await asyncio.sleep(every)
+        running = getattr(consumer, "newsmon_commits_running", ())
+        oldest = min(running, default=None)
+        if oldest is not None and time.monotonic() - oldest > wedged_after:
+            log.error("an offset commit has waited %.0f s for the Kafka producer: the client "
+                      "is wedged; restarting this worker in place (uncommitted records are "
+                      "delivered again)", time.monotonic() - oldest)
+            before_exec()
+            os.environ[REEXECS_ENV] = str(reexecs() + 1)
+            logging.shutdown()
+            os.execv(sys.executable, list(sys.orig_argv))

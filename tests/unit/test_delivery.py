@@ -1,4 +1,5 @@
-"""streams.delivery: a batch cut at a seek is fetched again; skipped records are not acked."""
+"""streams.delivery: a batch cut at a seek is fetched again; skipped records are not acked;
+a commit stuck past WEDGED_AFTER re-executes the worker."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ class Msg:
 
 
 class FakeConsumer:
-    """The four consumer methods the guard wraps, over an in-memory log of offsets."""
+    """The consumer methods the guards wrap, over an in-memory log of offsets."""
 
     def __init__(self, log_end: int, committed: int | None = None) -> None:
         self.position = 0
@@ -57,6 +58,9 @@ class FakeConsumer:
 
     def ack(self, message: Msg) -> bool:
         self.acked.append(message.offset)
+        return True
+
+    async def commit(self) -> bool:
         return True
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
@@ -132,3 +136,51 @@ def test_a_partition_with_nothing_committed_is_fetched_again_from_its_beginning(
     # Handed out before the seek: the first record; then everything from the committed
     # offset (or the beginning, with none) again: nothing skipped.
     assert seen == [start, *range(start, 10)]
+
+
+class CommitConsumer(FakeConsumer):
+    def __init__(self) -> None:
+        super().__init__(log_end=0)
+        self.release = asyncio.Event()
+
+    async def commit(self) -> bool:  # type: ignore[override]
+        await self.release.wait()  # a commit stuck in producer.flush() until released
+        return True
+
+
+async def test_a_commit_stuck_past_wedged_after_reexecutes_the_worker(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    consumer: Any = delivery.guard(CommitConsumer())  # type: ignore[arg-type]
+    execs: list[tuple[str, list[str]]] = []
+    monkeypatch.setattr(delivery.os, "execv", lambda path, argv: execs.append((path, argv)))
+    monkeypatch.delenv(delivery.REEXECS_ENV, raising=False)
+    stopped: list[bool] = []
+    commit = asyncio.ensure_future(consumer.commit())
+    watcher = asyncio.ensure_future(delivery.watch_commits(
+        consumer, lambda: stopped.append(True), wedged_after=0.2, every=0.05))
+    try:
+        await asyncio.sleep(0.1)
+        assert not execs, "restarted before the commit had run for wedged_after"
+        await asyncio.sleep(0.3)
+        assert execs and execs[0][1] == list(delivery.sys.orig_argv)
+        assert stopped == [True] * len(execs)  # analysis processes stopped first
+        assert delivery.reexecs() >= 1
+    finally:
+        watcher.cancel()
+        consumer.release.set()
+        assert await commit is True
+    assert not consumer.newsmon_commits_running
+
+
+async def test_commits_that_finish_never_reexecute(monkeypatch: pytest.MonkeyPatch) -> None:
+    consumer: Any = delivery.guard(CommitConsumer())  # type: ignore[arg-type]
+    consumer.release.set()
+    execs: list[Any] = []
+    monkeypatch.setattr(delivery.os, "execv", lambda *a: execs.append(a))
+    watcher = asyncio.ensure_future(delivery.watch_commits(consumer, lambda: None,
+                                                           wedged_after=0.1, every=0.02))
+    for _ in range(10):
+        assert await consumer.commit() is True
+        await asyncio.sleep(0.03)
+    watcher.cancel()
+    assert not execs
