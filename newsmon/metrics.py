@@ -103,6 +103,9 @@ country_articles = Counter("newsmon_country_articles_total",
 rules_loaded = Gauge("newsmon_rules_loaded", "Watchlist rules in force")
 rules_reload_errors = Counter("newsmon_rules_reload_errors_total",
                               "Rules-file edits rejected (the last good rules stay in force)")
+send_retries = Counter(
+    "newsmon_worker_send_retries_total",
+    "Records the Kafka client refused outright and the worker sent again (streams.delivery)")
 worker_reexecs = Gauge(
     "newsmon_worker_reexecs",
     "Times this worker process re-executed itself because its Kafka client was wedged "

@@ -52,7 +52,7 @@ from typing import Any
 import faust
 from aiokafka.partitioner import murmur2
 from faust.sensors.prometheus import setup_prometheus_sensors
-from faust.types import ConsumerT
+from faust.types import ConsumerT, ProducerT
 
 from newsmon import metrics, trends
 from newsmon.analysis.neardup import (
@@ -152,10 +152,14 @@ def key_partition(key: str | bytes, partitions: int) -> int:
 
 
 class App(faust.App):
-    """``faust.App`` whose consumer keeps at-least-once (:mod:`streams.delivery`)."""
+    """``faust.App`` whose consumer keeps at-least-once and whose producer retries
+    refused sends (:mod:`streams.delivery`)."""
 
     def _new_consumer(self) -> ConsumerT:
         return delivery.guard(super()._new_consumer())
+
+    def _new_producer(self) -> ProducerT:
+        return delivery.retrying_sends(super()._new_producer())
 
 
 def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.App:

@@ -44,6 +44,13 @@ Both are counted in ``newsmon_worker_consumer_rewinds_total``.
    arguments) when one has run for ``WEDGED_AFTER`` seconds: the new worker starts
    from the committed offsets, so the uncommitted records are delivered again
    (at least once), never lost.
+
+4. **Sends refused while the client catches up.** Right after a broker restart
+   aiokafka's ``send`` has raised before taking the record (in that same run:
+   ``'NoneType' object is not iterable``, for dozens of records), and a stage
+   that sees a send fail dead-letters its record. A record ``send`` refused was
+   never queued, so :func:`retrying_sends` tries it again, ``SEND_TRIES`` times
+   over about ten seconds, before the error reaches the stage.
 """
 
 from __future__ import annotations
@@ -56,12 +63,14 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from faust.types import TP, ConsumerT, Message
+from faust.types import TP, ConsumerT, Message, ProducerT
 
 from newsmon import metrics
 
 log = logging.getLogger(__name__)
 
+SEND_TRIES = 6
+SEND_BACKOFF = 0.3  # seconds before the second try; doubled each time (~9 s in all)
 REEXECS_ENV = "NEWSMON_WORKER_REEXECS"  # carried across re-executions, shown as a gauge
 
 
@@ -160,3 +169,29 @@ async def watch_commits(consumer: ConsumerT, before_exec: Callable[[], None],
             os.environ[REEXECS_ENV] = str(reexecs() + 1)
             logging.shutdown()
             os.execv(sys.executable, list(sys.orig_argv))
+
+
+def retrying_sends(producer: ProducerT, tries: int = SEND_TRIES,
+                   backoff: float = SEND_BACKOFF) -> ProducerT:
+    """Make ``producer.send`` (a Faust producer) try again when aiokafka refuses a
+    record outright; see guard 4 above. Failures after the record was queued
+    (the returned future's) are not retried here: aiokafka retries those itself."""
+    send = producer.send
+
+    async def send_retrying(*args: Any, **kwargs: Any) -> Any:
+        for attempt in range(tries):
+            try:
+                return await send(*args, **kwargs)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # whatever the client raised: the record was not queued
+                if attempt == tries - 1:
+                    raise
+                metrics.send_retries.inc()
+                log.warning("Kafka client refused a record (%s: %s); trying again",
+                            type(exc).__name__, exc)
+                await asyncio.sleep(backoff * 2 ** attempt)
+        raise AssertionError("unreachable")
+
+    producer.send = send_retrying  # type: ignore[method-assign]
+    return producer
