@@ -16,6 +16,7 @@ re-upload that the project pins by hash).
 from __future__ import annotations
 
 import bisect
+import contextlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -274,9 +275,13 @@ class SpacyMentionFinder:
     """
 
     def __init__(self, model: str | None = None, batch_size: int = 16,
-                 lead_chars: int | None = DEFAULT_LEAD_CHARS, second_pass: bool = True) -> None:
+                 lead_chars: int | None = DEFAULT_LEAD_CHARS, second_pass: bool = True,
+                 zone_texts: int = 256) -> None:
         self.nlp = load_spacy_model(model)
         self.batch_size = batch_size
+        self.zone_texts = zone_texts
+        self._zone: contextlib.ExitStack | None = None
+        self._zone_left = 0
         self.lead_chars = lead_chars
         self.second_pass = second_pass
 
@@ -300,9 +305,26 @@ class SpacyMentionFinder:
         # Every new word a text brings (a name, a number, a typo) would stay in the
         # model's vocabulary for the life of the process: 30 MB per 50,000 new words
         # measured, so a daemon reading the news grows without end. spaCy's memory
-        # zone frees them once the mentions (plain strings) are out.
-        with self.nlp.memory_zone():
+        # zone frees them once the mentions (plain strings) are out. One zone spans
+        # the calls for ``zone_texts`` texts, not one call: a zone per call of 4
+        # texts re-created the lexemes of every word outside the model's vocabulary
+        # (43 % of the tokens) for each call, a sixth of the extractor's time.
+        if self._zone is None:
+            self._zone = contextlib.ExitStack()
+            self._zone.enter_context(self.nlp.memory_zone())
+            self._zone_left = self.zone_texts
+        try:
             return self._find(texts)
+        finally:
+            self._zone_left -= len(texts)
+            if self._zone_left <= 0:
+                self.close_zone()
+
+    def close_zone(self) -> None:
+        """Free the words the model learnt since the zone opened."""
+        if self._zone is not None:
+            zone, self._zone = self._zone, None
+            zone.close()
 
     def _find(self, texts: Sequence[str]) -> list[list[Mention]]:
         ends = [self._lead_end(t) for t in texts]

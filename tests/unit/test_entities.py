@@ -274,16 +274,21 @@ def test_matrix_products_on_either_backend_give_the_same_entities() -> None:
 
 def test_new_words_do_not_stay_in_the_model_vocabulary() -> None:
     """A long-running worker reads new names and numbers forever; they must not pile
-    up in spaCy's string store (without the memory zone, every one of them does)."""
+    up in spaCy's string store (without the memory zone, every one of them does).
+    They stay while the zone is open -- calls for ``zone_texts`` texts share the
+    words they learn -- and go when it closes."""
     from newsmon.analysis.entities import SpacyMentionFinder
 
-    finder = SpacyMentionFinder()
+    finder = SpacyMentionFinder(zone_texts=60)
     finder.find(["Warm-up text about Paris."])
+    finder.close_zone()
     before = len(finder.nlp.vocab.strings)
     texts = [f"Zqx{i}vort Blenquist met Ovrapa{i} Holdings in Quenzil{i} on {1000 + i}."
              for i in range(50)]
-    mentions = finder.find(texts)
+    mentions = [ms for i in range(0, 50, 5) for ms in finder.find(texts[i:i + 5])]
     assert any(m.text.startswith("Zqx") or "Ovrapa" in m.text for ms in mentions for m in ms)
+    assert len(finder.nlp.vocab.strings) > before  # 50 texts: the zone is still open
+    finder.find(texts[:10])  # 60 texts: it closes
     assert len(finder.nlp.vocab.strings) == before
 
 
