@@ -170,6 +170,7 @@ class SafeTransport(httpx.AsyncBaseTransport):
         self._origins: dict[tuple[str, str, int], _Origin] = {}
         self._idle_order: OrderedDict[int, _Connection] = OrderedDict()
         self._closed = False
+        self.connections_opened = 0
 
     # pool
     async def _acquire(self, key: tuple[str, str, int]) -> _Origin:
@@ -255,6 +256,7 @@ class SafeTransport(httpx.AsyncBaseTransport):
                     await loop.create_connection(
                         lambda c=conn: c, host=str(ip), port=port, ssl=tls,
                         server_hostname=host if tls else None)
+                self.connections_opened += 1
                 return conn
             except (OSError, TimeoutError, ssl.SSLError) as exc:
                 conn.close()

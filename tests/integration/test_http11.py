@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
+import httpx
 import pytest
 
 from connectors.fetch import Fetcher, FetchLimits
+from connectors.http11 import SafeTransport
 from connectors.safety import AddressPolicy
 
 LOCAL = AddressPolicy.from_strings(["127.0.0.0/8"])
@@ -212,3 +216,54 @@ async def test_no_cookies_are_kept_or_sent() -> None:
     assert len(raw.requests) == 2
     assert not any(b"cookie:" in req.lower() for req in raw.requests)
     assert all(b"\r\nHost: 127.0.0.1:" in req for req in raw.requests)
+
+
+@asynccontextmanager
+async def tls_server(ca: Any, names: list[str]) -> AsyncIterator[int]:
+    cert = ca.issue_cert(*names)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(ctx)
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                writer.write(ok(FEED))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=ctx)
+    async with server:
+        yield server.sockets[0].getsockname()[1]
+
+
+def _client_context(ca: Any) -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    ca.configure_trust(ctx)
+    return ctx
+
+
+async def test_https_verifies_the_certificate_and_keeps_the_connection() -> None:
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    async with tls_server(ca, ["127.0.0.1"]) as port:
+        transport = SafeTransport(LOCAL, ssl_context=_client_context(ca))
+        async with httpx.AsyncClient(transport=transport) as client:
+            for _ in range(3):
+                r = await client.get(f"https://127.0.0.1:{port}/f")
+                assert r.status_code == 200 and r.content == FEED
+        # one TLS connection served all three (kept alive)
+        assert transport.connections_opened == 1
+
+
+async def test_https_refuses_a_certificate_for_another_name() -> None:
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    async with tls_server(ca, ["news.example"]) as port:
+        transport = SafeTransport(LOCAL, ssl_context=_client_context(ca))
+        async with httpx.AsyncClient(transport=transport) as client:
+            with pytest.raises(httpx.ConnectError, match=r"certificate|match|hostname"):
+                await client.get(f"https://127.0.0.1:{port}/f")
