@@ -60,12 +60,12 @@ def newsmon(*args: str, env: dict[str, str],
 
 
 @contextmanager
-def worker(env: dict[str, str], log_path: Path,
-           command: str = "worker") -> Iterator[subprocess.Popen[bytes]]:
-    """A ``newsmon worker`` (or other long-running ``command``) process, stopped with
-    SIGTERM at the end."""
+def worker(env: dict[str, str], log_path: Path, command: str = "worker",
+           module: str = "newsmon.cli") -> Iterator[subprocess.Popen[bytes]]:
+    """A ``newsmon worker`` (or other long-running ``command``; ``module`` runs
+    instead of the CLI) process, stopped with SIGTERM at the end."""
     with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "newsmon.cli", command], env=env,
+        proc = subprocess.Popen([sys.executable, "-m", module, command], env=env,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             yield proc

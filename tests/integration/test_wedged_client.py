@@ -4,10 +4,6 @@ place and loses nothing (streams.delivery, guard 3)."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +16,7 @@ from tests.integration.procs import (
     metrics_text,
     produce_raws,
     read_topic,
+    worker,
 )
 from tests.integration.test_crash import articles
 
@@ -35,24 +32,13 @@ def test_a_wedged_worker_reexecutes_itself_and_loses_nothing(kafka_bootstrap: st
     asyncio.run(ensure_topics(Settings.from_env(env)))
     raws = articles(60, seed=7)
     log_path = tmp_path / "worker.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "tests.integration.wedged_worker"],
-                                env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        try:
-            asyncio.run(produce_raws(kafka_bootstrap, env["NEWSMON_TOPIC_RAW"], raws))
-            out = read_topic(kafka_bootstrap, env["NEWSMON_TOPIC_ARTICLES"],
-                             lambda r: proc.poll() is not None
-                             or {a["id"] for a in r} >= {x.id for x in raws}, timeout=240)
-            assert proc.poll() is None, "the worker exited instead of restarting in place"
-            text = metrics_text(int(env["NEWSMON_WORKER_METRICS_PORT"]))
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
+    with worker(env, log_path, module="tests.integration.wedged_worker") as proc:
+        asyncio.run(produce_raws(kafka_bootstrap, env["NEWSMON_TOPIC_RAW"], raws))
+        out = read_topic(kafka_bootstrap, env["NEWSMON_TOPIC_ARTICLES"],
+                         lambda r: proc.poll() is not None
+                         or {a["id"] for a in r} >= {x.id for x in raws}, timeout=240)
+        assert proc.poll() is None, "the worker exited instead of restarting in place"
+        text = metrics_text(int(env["NEWSMON_WORKER_METRICS_PORT"]))
     missing = {x.id for x in raws} - {a["id"] for a in out}
     assert not missing, f"{len(missing)} of {len(raws)} articles lost"
     logged = log_path.read_text("utf-8", "replace")

@@ -1,4 +1,4 @@
-"""``python -m tests.integration.wedged_worker``: a newsmon worker whose Kafka client is
+"""``python -m tests.integration.wedged_worker worker``: a newsmon worker whose Kafka client is
 wedged -- every offset commit waits for ever, as when aiokafka's producer keeps batches
 that never complete -- until the worker has re-executed itself once."""
 
