@@ -271,7 +271,8 @@ class SafeTransport(httpx.AsyncBaseTransport):
         scheme = url.scheme
         if scheme not in _DEFAULT_PORTS or not url.host:
             raise httpx.UnsupportedProtocol(f"not an http(s) URL: {str(url)[:200]}")
-        key = (scheme, url.host.lower(), url.port or _DEFAULT_PORTS[scheme])
+        # The ASCII (punycode) form: what DNS and the TLS server name take.
+        key = (scheme, url.raw_host.decode("ascii").lower(), url.port or _DEFAULT_PORTS[scheme])
         head = self._request_head(request)
         body = b"".join([chunk async for chunk in request.stream])  # type: ignore[union-attr]
         origin = await self._acquire(key)

@@ -128,12 +128,12 @@ def explain(body: bytes, headers: Mapping[str, str]) -> str | None:
 
 
 def _read(body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
-    if _NOT_PLAIN.search(body):
-        raise NotPlain("declaration (DOCTYPE/ENTITY)")
     result: dict[str, Any] = {"bozo": False, "headers": dict(headers)}
     data = convert_to_utf8(result["headers"], body, result)
     if result.get("bozo") or not result.get("encoding"):
         raise NotPlain("encoding needed a guess")
+    if _NOT_PLAIN.search(data):  # after decoding: a UTF-16 DOCTYPE hides from a byte search
+        raise NotPlain("declaration (DOCTYPE/ENTITY)")
     try:
         events = ET.iterparse(io.BytesIO(data), events=("start-ns",))
         declared = [ns for _, ns in events]

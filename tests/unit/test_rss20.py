@@ -176,7 +176,12 @@ def test_text_without_markup_characters_is_left_alone_by_sanitising(text: str) -
 def test_declarations_and_other_formats_go_to_feedparser() -> None:
     laughs = (b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]>'
               b'<rss version="2.0"><channel><item><title>&a;</title></item></channel></rss>')
-    assert rss20.explain(laughs, _headers(None)) == "declaration (DOCTYPE/ENTITY)"
+    assert rss20.explain(laughs, _headers("application/rss+xml")) == (
+        "declaration (DOCTYPE/ENTITY)")
+    wide = ('<?xml version="1.0" encoding="utf-16"?><!DOCTYPE r [<!ENTITY a "aaaa">]>'
+            '<rss version="2.0"><channel><item><title>&a;</title></item></channel></rss>')
+    assert rss20.explain(wide.encode("utf-16"), _headers("application/rss+xml")) == (
+        "declaration (DOCTYPE/ENTITY)")
     atom = b'<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title></feed>'
     assert rss20.explain(atom, _headers("application/atom+xml")) == "not <rss version=2.x>"
     summary = (b'<rss version="2.0"><channel><item><title>t</title><summary>s</summary>'
