@@ -103,6 +103,10 @@ country_articles = Counter("newsmon_country_articles_total",
 rules_loaded = Gauge("newsmon_rules_loaded", "Watchlist rules in force")
 rules_reload_errors = Counter("newsmon_rules_reload_errors_total",
                               "Rules-file edits rejected (the last good rules stay in force)")
+partition_fallbacks = Counter(
+    "newsmon_worker_partition_fallbacks_total",
+    "Table writes whose changelog partition the worker computed itself because the Kafka "
+    "client had no metadata for the topic yet (streams.delivery)")
 send_retries = Counter(
     "newsmon_worker_send_retries_total",
     "Records the Kafka client refused outright and the worker sent again (streams.delivery)")

@@ -153,13 +153,15 @@ def key_partition(key: str | bytes, partitions: int) -> int:
 
 class App(faust.App):
     """``faust.App`` whose consumer keeps at-least-once and whose producer retries
-    refused sends (:mod:`streams.delivery`)."""
+    refused sends and places table writes while it lacks metadata
+    (:mod:`streams.delivery`)."""
 
     def _new_consumer(self) -> ConsumerT:
         return delivery.guard(super()._new_consumer())
 
     def _new_producer(self) -> ProducerT:
-        return delivery.retrying_sends(super()._new_producer())
+        producer = delivery.retrying_sends(super()._new_producer())
+        return delivery.steady_partitions(producer, self.conf.topic_partitions)
 
 
 def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.App:

@@ -51,6 +51,18 @@ Both are counted in ``newsmon_worker_consumer_rewinds_total``.
    that sees a send fail dead-letters its record. A record ``send`` refused was
    never queued, so :func:`retrying_sends` tries it again, ``SEND_TRIES`` times
    over about ten seconds, before the error reaches the stage.
+
+5. **Table writes before the producer knows the changelog topic.** A table with
+   ``use_partitioner=True`` picks its changelog partition with the producer's
+   ``key_partition``, which reads aiokafka's metadata for that topic without
+   fetching it: ``'NoneType' object is not iterable`` for the first writes after
+   start-up, or after a broker restart, until something has been *sent* to that
+   topic (CI, ``test_broker_faults``: dozens of records dead-lettered at
+   ``collect`` two seconds after the worker was ready; the traceback ended in
+   ``aiokafka.producer._partition``). :func:`steady_partitions` answers such a
+   call with the partition aiokafka's default partitioner gives a key (murmur2
+   modulo the partition count newsmon creates its topics with) and asks the
+   client to fetch the topic's metadata.
 """
 
 from __future__ import annotations
@@ -63,6 +75,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from aiokafka.partitioner import murmur2
 from faust.types import TP, ConsumerT, Message, ProducerT
 
 from newsmon import metrics
@@ -169,6 +182,26 @@ async def watch_commits(consumer: ConsumerT, before_exec: Callable[[], None],
             os.environ[REEXECS_ENV] = str(reexecs() + 1)
             logging.shutdown()
             os.execv(sys.executable, list(sys.orig_argv))
+
+
+def steady_partitions(producer: ProducerT, partitions: int) -> ProducerT:
+    """Make ``producer.key_partition`` (a Faust producer) answer while aiokafka has no
+    metadata for the topic yet; see guard 5 above."""
+    key_partition = producer.key_partition
+
+    def key_partition_steady(topic: str, key: bytes) -> TP:
+        try:
+            return key_partition(topic, key)
+        except TypeError:  # aiokafka: partitions_for_topic(topic) is None
+            metrics.partition_fallbacks.inc()
+            client = getattr(producer, "_producer", None)
+            client = getattr(client, "client", None)
+            if client is not None:
+                client.add_topic(topic)  # fetched with the next metadata update
+            return TP(topic, (murmur2(key) & 0x7FFFFFFF) % partitions)
+
+    producer.key_partition = key_partition_steady  # type: ignore[method-assign]
+    return producer
 
 
 def retrying_sends(producer: ProducerT, tries: int = SEND_TRIES,

@@ -211,3 +211,33 @@ async def test_a_send_refused_every_time_fails_after_its_tries() -> None:
     with pytest.raises(TypeError):
         await producer.send("t", b"k", b"v")
     assert producer.calls == 3
+
+
+class NoMetadataProducer:
+    """A Faust producer whose aiokafka client has no metadata for the topic yet."""
+
+    class Client:
+        def __init__(self) -> None:
+            self.added: list[str] = []
+
+        def add_topic(self, topic: str) -> None:
+            self.added.append(topic)
+
+    def __init__(self) -> None:
+        self._producer = type("P", (), {"client": self.Client()})()
+
+    def key_partition(self, topic: str, key: bytes) -> TP:
+        raise TypeError("'NoneType' object is not iterable")  # aiokafka _partition
+
+
+def test_a_table_write_without_topic_metadata_gets_the_default_partitioners_partition() -> None:
+    from aiokafka.partitioner import DefaultPartitioner
+
+    raw = NoMetadataProducer()
+    producer: Any = delivery.steady_partitions(raw, 4)  # type: ignore[arg-type]
+    for i in range(200):
+        key = f"article-{i}".encode()
+        tp = producer.key_partition("app-pending-changelog", key)
+        assert tp == TP("app-pending-changelog", DefaultPartitioner()(key, [0, 1, 2, 3], []))
+    assert raw._producer.client.added and set(raw._producer.client.added) == {
+        "app-pending-changelog"}
