@@ -107,9 +107,6 @@ partition_fallbacks = Counter(
     "newsmon_worker_partition_fallbacks_total",
     "Table writes whose changelog partition the worker computed itself because the Kafka "
     "client had no metadata for the topic yet (streams.delivery)")
-send_retries = Counter(
-    "newsmon_worker_send_retries_total",
-    "Records the Kafka client refused outright and the worker sent again (streams.delivery)")
 worker_reexecs = Gauge(
     "newsmon_worker_reexecs",
     "Times this worker process re-executed itself because its Kafka client was wedged "

@@ -152,16 +152,15 @@ def key_partition(key: str | bytes, partitions: int) -> int:
 
 
 class App(faust.App):
-    """``faust.App`` whose consumer keeps at-least-once and whose producer retries
-    refused sends and places table writes while it lacks metadata
-    (:mod:`streams.delivery`)."""
+    """``faust.App`` whose consumer keeps at-least-once and whose producer places
+    table writes while it lacks a topic's metadata (:mod:`streams.delivery`)."""
 
     def _new_consumer(self) -> ConsumerT:
         return delivery.guard(super()._new_consumer())
 
     def _new_producer(self) -> ProducerT:
-        producer = delivery.retrying_sends(super()._new_producer())
-        return delivery.steady_partitions(producer, self.conf.topic_partitions)
+        return delivery.steady_partitions(super()._new_producer(),
+                                          self.conf.topic_partitions)
 
 
 def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.App:

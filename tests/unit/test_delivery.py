@@ -186,33 +186,6 @@ async def test_commits_that_finish_never_reexecute(monkeypatch: pytest.MonkeyPat
     assert not execs
 
 
-class RefusingProducer:
-    def __init__(self, refusals: int) -> None:
-        self.refusals = refusals
-        self.calls = 0
-
-    async def send(self, topic: str, key: bytes, value: bytes) -> str:
-        self.calls += 1
-        if self.calls <= self.refusals:
-            raise TypeError("'NoneType' object is not iterable")  # as aiokafka, seen
-        return f"queued {topic}"
-
-
-async def test_a_refused_send_is_tried_again() -> None:
-    producer: Any = delivery.retrying_sends(RefusingProducer(2), tries=4,  # type: ignore[arg-type]
-                                            backoff=0.001)
-    assert await producer.send("t", b"k", b"v") == "queued t"
-    assert producer.calls == 3
-
-
-async def test_a_send_refused_every_time_fails_after_its_tries() -> None:
-    producer: Any = delivery.retrying_sends(RefusingProducer(10), tries=3,  # type: ignore[arg-type]
-                                            backoff=0.001)
-    with pytest.raises(TypeError):
-        await producer.send("t", b"k", b"v")
-    assert producer.calls == 3
-
-
 class NoMetadataProducer:
     """A Faust producer whose aiokafka client has no metadata for the topic yet."""
 
