@@ -77,16 +77,17 @@ _SPACE = re.compile(r"\s")
 _link_refs = re.compile("&([A-Za-z0-9_]+);")
 
 
-def _finish(text: str, *, relative: bool, base: str, html: bool | None,
-            markup_field: bool) -> str:
-    """feedparser's ``pop`` for one field; ``html`` None means plain text unless it
-    looks like HTML (an RSS title)."""
+def _finish(text: str, base: str, *, relative: bool = False,
+            markup: bool | None = False) -> str:
+    """feedparser's ``pop`` for one field. ``markup``: True for a field that holds
+    HTML (resolved and sanitised), None for an RSS title (plain text unless it looks
+    like HTML), False for a field that never holds markup (links, ids, dates)."""
     out = text.strip()
     if relative and out:
         out = _urljoin(base, out)
-    if html is None:
-        html = _looks_like_html(out)
-    if html and markup_field and _MARKUP.search(out):
+    if markup is None:
+        markup = _looks_like_html(out)
+    if markup and _MARKUP.search(out):
         ctype = "text/html"
         out = resolve_relative_uris(out, base, "utf-8", ctype)
         out = _sanitize_html(out, "utf-8", ctype)
@@ -185,13 +186,13 @@ def _read(body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
         text = _only_text(titles[0])
         if text is None:
             raise NotPlain("channel title with markup or attributes")
-        feed["title"] = _finish(text, relative=False, base=base, html=None, markup_field=True)
+        feed["title"] = _finish(text, base, markup=None)
     ttls = [c for c in channel if c.tag == "ttl"]
     if ttls:
         text = _only_text(ttls[0]) if len(ttls) == 1 else None
         if text is None:
             raise NotPlain("channel ttl repeated or with markup")
-        feed["ttl"] = _finish(text, relative=False, base=base, html=False, markup_field=False)
+        feed["ttl"] = _finish(text, base)
 
     entries: list[dict[str, Any]] = []
     for item in channel.iterfind("item"):
@@ -240,8 +241,7 @@ def _item(item: ET.Element, base: str, prefixes: Mapping[str, str]) -> dict[str,
             if len(child) or set(attrs) - {"ispermalink"}:
                 raise NotPlain("guid with children or other attributes")
             is_link = attrs.get("ispermalink", "true") == "true"
-            value = _finish(child.text or "", relative=is_link, base=base, html=True,
-                            markup_field=False)
+            value = _finish(child.text or "", base, relative=is_link)
             entry["id"] = value
             if is_link:
                 entry.setdefault("link", value)
@@ -250,24 +250,22 @@ def _item(item: ET.Element, base: str, prefixes: Mapping[str, str]) -> dict[str,
         if text is None:
             raise NotPlain("item field with attributes or children")
         if tag == "title":
-            entry["title"] = _finish(text, relative=False, base=base, html=None,
-                                     markup_field=True)
+            entry["title"] = _finish(text, base, markup=None)
         elif tag == "link":
-            value = _finish(text, relative=True, base=base, html=True, markup_field=False)
+            value = _finish(text, base, relative=True)
             entry["link"] = _link_refs.sub(r"&\g<1>", value.replace("&amp;", "&"))
         elif tag == "description":
-            entry["summary"] = _finish(text, relative=False, base=base, html=True,
-                                       markup_field=True)
+            entry["summary"] = _finish(text, base, markup=True)
         elif tag == "pubdate":
-            value = _finish(text, relative=False, base=base, html=True, markup_field=False)
+            value = _finish(text, base)
             entry["published_parsed"] = _parse_date(value)
         elif tag in ("dc_date", "updated"):
             if "updated_parsed" in entry:
                 raise NotPlain("repeated item field")
-            value = _finish(text, relative=False, base=base, html=True, markup_field=False)
+            value = _finish(text, base)
             entry["updated_parsed"] = _parse_date(value)
         else:  # content:encoded
-            value = _finish(text, relative=False, base=base, html=True, markup_field=True)
+            value = _finish(text, base, markup=True)
             entry["content"] = [{"value": value}]
             entry.setdefault("summary", value)
     if nested_title and not entry.get("title"):

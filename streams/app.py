@@ -50,7 +50,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
-from aiokafka.partitioner import murmur2
 from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.types import ConsumerT, ProducerT
 
@@ -78,6 +77,7 @@ from newsmon.records import (
 from newsmon.rules import RuleBook, evaluate
 from newsmon.settings import Settings
 from streams import analysis_pool, delivery
+from streams.delivery import key_partition  # tests import it from here too
 
 log = logging.getLogger(__name__)
 
@@ -143,12 +143,6 @@ def _event_time(article: dict[str, Any]) -> float:
             except ValueError:
                 continue
     return time.time()
-
-
-def key_partition(key: str | bytes, partitions: int) -> int:
-    """The partition Kafka's default partitioner (murmur2) gives ``key``."""
-    return int((murmur2(key.encode() if isinstance(key, str) else key) & 0x7FFFFFFF)
-               % partitions)
 
 
 class App(faust.App):

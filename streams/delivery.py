@@ -175,21 +175,27 @@ async def watch_commits(consumer: ConsumerT, before_exec: Callable[[], None],
             os.execv(sys.executable, list(sys.orig_argv))
 
 
+def key_partition(key: str | bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2) gives ``key``."""
+    return int((murmur2(key.encode() if isinstance(key, str) else key) & 0x7FFFFFFF)
+               % partitions)
+
+
 def steady_partitions(producer: ProducerT, partitions: int) -> ProducerT:
     """Make ``producer.key_partition`` (a Faust producer) answer while aiokafka has no
     metadata for the topic yet; see guard 4 above."""
-    key_partition = producer.key_partition
+    placed_by_client = producer.key_partition
 
     def key_partition_steady(topic: str, key: bytes) -> TP:
         try:
-            return key_partition(topic, key)
+            return placed_by_client(topic, key)
         except TypeError:  # aiokafka: partitions_for_topic(topic) is None
             metrics.partition_fallbacks.inc()
             client = getattr(producer, "_producer", None)
             client = getattr(client, "client", None)
             if client is not None:
                 client.add_topic(topic)  # fetched with the next metadata update
-            return TP(topic, (murmur2(key) & 0x7FFFFFFF) % partitions)
+            return TP(topic, key_partition(key, partitions))
 
     producer.key_partition = key_partition_steady  # type: ignore[method-assign]
     return producer

@@ -9,10 +9,10 @@ import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 import pytest
+import trustme
 
 from connectors.fetch import Fetcher, FetchLimits
 from connectors.http11 import SafeTransport
@@ -219,10 +219,15 @@ async def test_no_cookies_are_kept_or_sent() -> None:
 
 
 @asynccontextmanager
-async def tls_server(ca: Any, names: list[str]) -> AsyncIterator[int]:
-    cert = ca.issue_cert(*names)
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    cert.configure_cert(ctx)
+async def tls_client(names: list[str]
+                     ) -> AsyncIterator[tuple[SafeTransport, httpx.AsyncClient, int]]:
+    """An HTTPS server on 127.0.0.1 whose certificate (from a throwaway CA) is for
+    ``names``, and a client over the transport that trusts that CA."""
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(*names).configure_cert(server_ctx)
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -235,35 +240,22 @@ async def tls_server(ca: Any, names: list[str]) -> AsyncIterator[int]:
         finally:
             writer.close()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=ctx)
-    async with server:
-        yield server.sockets[0].getsockname()[1]
-
-
-def _client_context(ca: Any) -> ssl.SSLContext:
-    ctx = ssl.create_default_context()
-    ca.configure_trust(ctx)
-    return ctx
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=server_ctx)
+    transport = SafeTransport(LOCAL, ssl_context=client_ctx)
+    async with server, httpx.AsyncClient(transport=transport) as client:
+        yield transport, client, server.sockets[0].getsockname()[1]
 
 
 async def test_https_verifies_the_certificate_and_keeps_the_connection() -> None:
-    trustme = pytest.importorskip("trustme")
-    ca = trustme.CA()
-    async with tls_server(ca, ["127.0.0.1"]) as port:
-        transport = SafeTransport(LOCAL, ssl_context=_client_context(ca))
-        async with httpx.AsyncClient(transport=transport) as client:
-            for _ in range(3):
-                r = await client.get(f"https://127.0.0.1:{port}/f")
-                assert r.status_code == 200 and r.content == FEED
-        # one TLS connection served all three (kept alive)
-        assert transport.connections_opened == 1
+    async with tls_client(["127.0.0.1"]) as (transport, client, port):
+        for _ in range(3):
+            r = await client.get(f"https://127.0.0.1:{port}/f")
+            assert r.status_code == 200 and r.content == FEED
+    # one TLS connection served all three (kept alive)
+    assert transport.connections_opened == 1
 
 
 async def test_https_refuses_a_certificate_for_another_name() -> None:
-    trustme = pytest.importorskip("trustme")
-    ca = trustme.CA()
-    async with tls_server(ca, ["news.example"]) as port:
-        transport = SafeTransport(LOCAL, ssl_context=_client_context(ca))
-        async with httpx.AsyncClient(transport=transport) as client:
-            with pytest.raises(httpx.ConnectError, match=r"certificate|match|hostname"):
-                await client.get(f"https://127.0.0.1:{port}/f")
+    async with tls_client(["news.example"]) as (_, client, port):
+        with pytest.raises(httpx.ConnectError, match=r"certificate|match|hostname"):
+            await client.get(f"https://127.0.0.1:{port}/f")
