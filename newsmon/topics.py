@@ -1,4 +1,4 @@
-"""Create newsmon's topics with the configured partition count (idempotent)."""
+"""Create newsmon's topics with the configured partition counts (idempotent)."""
 
 from __future__ import annotations
 
@@ -24,8 +24,9 @@ async def ensure_topics(settings: Settings, replication: int = 1,
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        new = [NewTopic(name, settings.partitions, replication) for name in wanted
-               if name not in existing]
+        new = [NewTopic(name, settings.band_partitions if name == t.bands
+                        else settings.partitions, replication)
+               for name in wanted if name not in existing]
         if new:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(new)

@@ -13,8 +13,11 @@
   before they write the state that would suppress it, so they take records in
   batches (``in_batches``): one round trip per batch, not per record.
 * ``sign`` computes the MinHash signature, parks the record in the
-  ``pending`` table and sends one probe per LSH band, keyed by band: the
-  repartition puts each band's members in one partition's ``bands`` table.
+  ``pending`` table and sends its LSH bands to the ``bands`` topic, one probe
+  per partition naming that partition's bands (murmur2 of the band key): each
+  band's members live in one partition's index. That topic has its own
+  partition count (``band_partitions``, default 1), since every bands
+  partition costs each article a probe, an answer and a membership record.
 * ``bands`` answers each probe with the band's earlier members (and adds the
   article); ``collect`` (keyed by article id again) counts shared bands per
   candidate and, once every band has answered, decides ``duplicate_of`` and
@@ -196,7 +199,9 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
     sweep_topic = topic(t.sweeps)
     dedup_source = topic(t.raw, t.sweeps)
     unique_topic = topic(t.unique)
-    bands_topic = topic(t.bands)
+    # The band index has its own partition count (``Settings.band_partitions``).
+    bands_topic = app.topic(t.bands, key_serializer="raw", value_serializer="raw",
+                            partitions=settings.band_partitions)
     bandhits_topic = topic(t.bandhits)
     analyze_topic = topic(t.analyze)
     stories_topic = topic(t.stories)
@@ -218,7 +223,8 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
     hits = by_article("neardup-hits")
     # One record per article and bands partition ("<id> <partition>"); the lookup by band
     # is derived from it in memory (BandIndex), rebuilt after each recovery.
-    memberships = app.Table("lsh-memberships", default=None, partitions=settings.partitions)
+    memberships = app.Table("lsh-memberships", default=None,
+                            partitions=settings.band_partitions)
     window = settings.dedup_window_hours * 3600
     band_index = BandIndex(window, BAND_MEMBERS)
     story_members = app.Table("story-members", default=None, partitions=settings.partitions)
@@ -386,7 +392,7 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
         part = event.message.partition
         aid = msg["id"]
         for band in msg["bands"]:
-            if not mine(band, part):
+            if band_partition(band) != part:
                 raise ValueError(f"band {band} sent to the wrong partition")
         mkey = f"{aid} {part}"
         old = memberships.get(mkey)
@@ -430,7 +436,7 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
                 # through several bandhits partitions, so slightly out of order.
                 missing = lost_bands(park["keys"], answered,
                                      park.get("probed", park["t"]) + LATER_BY,
-                                     answered_upto, partition_of)
+                                     answered_upto, band_partition)
                 if not missing:
                     continue
                 log.info("asking again for %d band answers of %s (parked %.0f s)",
@@ -461,7 +467,7 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
             "bands": [], "shared": {}, "stories": {}, "order": {}}
         sent = float(msg.get("sent", 0.0))
         for band in msg["answers"]:
-            p = partition_of(band)
+            p = band_partition(band)
             if sent > answered_upto.get(p, 0.0):
                 answered_upto[p] = sent
         for band, cands in msg["answers"].items():
@@ -537,10 +543,10 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
 
     async def send_to_bands(keys: list[str], msg: dict[str, Any]) -> None:
         """One message per partition of the bands topic, naming that partition's bands:
-        ~20 band probes cost at most ``partitions`` messages, not 20."""
+        ~20 band probes cost at most ``band_partitions`` messages, not 20."""
         by_part: dict[int, list[str]] = {}
         for band in keys:
-            by_part.setdefault(partition_of(band), []).append(band)
+            by_part.setdefault(band_partition(band), []).append(band)
         sent = time.time()
         for part, bands_here in by_part.items():
             await bands_topic.send(key=None, partition=part,
@@ -552,6 +558,10 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
         # 116,000 calls, ~3 % of the worker's time, for 1,000 articles).
         return key_partition(key, settings.partitions)
 
+    @functools.lru_cache(maxsize=1 << 16)
+    def band_partition(band: str) -> int:
+        return key_partition(band, settings.band_partitions)
+
     def mine(key: str | bytes, partition: int) -> bool:
         """Does ``key`` live in ``partition``? (Faust writes a table's changelog to the
         partition of the event being processed, so state may only be changed from an
@@ -562,7 +572,8 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
     async def sweeper() -> None:
         """Ask every partition of the stateful topics to expire its own old state."""
         for topic in (sweep_topic, bands_topic, bandhits_topic, stories_topic, countries_topic):
-            for p in range(settings.partitions):
+            count = settings.band_partitions if topic is bands_topic else settings.partitions
+            for p in range(count):
                 await topic.send(key=None, value=SWEEP, partition=p)
 
     async def publish(article: dict[str, Any]) -> None:

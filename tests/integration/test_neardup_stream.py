@@ -1,4 +1,7 @@
-"""Near-duplicate detection in the streams: two workers, four partitions, a restart between."""
+"""Near-duplicate detection in the streams: two workers, four partitions, a restart between.
+
+Parametrised over the band index's partition count: 4 spreads the band lookups over
+both workers, 1 (the default) puts them all on one."""
 
 from __future__ import annotations
 
@@ -38,7 +41,9 @@ def wait_ready(envs: list[dict[str, str]], timeout: float = 90.0) -> None:
     time.sleep(8)  # the group's second rebalance, when the later worker joins
 
 
-def test_copies_found_across_workers_and_a_restart(kafka_bootstrap: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("band_partitions", ["4", "1"])
+def test_copies_found_across_workers_and_a_restart(kafka_bootstrap: str, tmp_path: Path,
+                                                   band_partitions: str) -> None:
     truth = json.loads((DATA / "pages/article-extraction-benchmark/ground-truth.json")
                        .read_text("utf-8"))
     texts = [v["articleBody"] for v in truth.values() if len(v["articleBody"].split()) > 150][:16]
@@ -52,7 +57,8 @@ def test_copies_found_across_workers_and_a_restart(kafka_bootstrap: str, tmp_pat
             url = f"https://copy.example/{i}/{kind.replace(' ', '-')}"
             copies.append((RawArticle(id=article_id(url), title=f"Copy {i}", url=url,
                                       content=text), o.id))
-    env = isolated_env(kafka_bootstrap, tmp_path, NEWSMON_PARTITIONS="4")
+    env = isolated_env(kafka_bootstrap, tmp_path, NEWSMON_PARTITIONS="4",
+                       NEWSMON_BAND_PARTITIONS=band_partitions)
     env2 = dict(env, NEWSMON_WORKER_METRICS_PORT=str(free_port()))
     topics = env["NEWSMON_TOPIC_RAW"], env["NEWSMON_TOPIC_ARTICLES"]
     asyncio.run(ensure_topics(Settings.from_env(env)))
@@ -82,7 +88,7 @@ def test_copies_found_across_workers_and_a_restart(kafka_bootstrap: str, tmp_pat
     recall = found / len(copies)
     missing = sum(c.id not in by_id for c, _ in copies)
     print(f"\nstream copy recall {recall:.3f} ({found}/{len(copies)}, {missing} not released) "
-          "with 2 workers, 4 partitions")
+          f"with 2 workers, 4 partitions, {band_partitions} band partitions")
     assert recall >= 0.9, (tmp_path / "w3.log").read_text()[-3000:]
     for c, orig in copies:
         if c.id in by_id and by_id[c.id]["duplicate_of"] == orig:
