@@ -181,6 +181,28 @@ def membership(old: Membership | None, article_id: str, t: float,
     return {**old, "bands": [*old["bands"], *new]} if new else None
 
 
+REPROBE_AFTER = 60.0  # ask again for band answers that have not all come by then
+LATER_BY = 30.0       # ... once their partition answered a probe sent this much later
+STUCK_AFTER = 600.0   # release a record whose band answers never all came
+
+
+def parked_due(parked_at: float, probed: float, now: float, latest_answer: float) -> str | None:
+    """What a sweep owes a record parked at ``parked_at`` and last probed at ``probed``:
+    ``"release"`` once it has waited ``STUCK_AFTER`` (released as a story of its own
+    rather than held for ever), ``"check"`` when some of its band answers may have been
+    lost (for :func:`lost_bands`), else None. It may have lost some only once it was probed
+    ``REPROBE_AFTER`` ago and a bands partition has answered a probe sent ``LATER_BY``
+    after it (``latest_answer``: the latest send time any partition answered; "later" by
+    ``LATER_BY`` because answers of one bands partition reach collect through several
+    bandhits partitions, so slightly out of order). Pure arithmetic, so a sweep can put it
+    before anything that hashes: a backlog parks tens of thousands of records."""
+    if now - parked_at > STUCK_AFTER:
+        return "release"
+    if now - probed > REPROBE_AFTER and latest_answer > probed + LATER_BY:
+        return "check"
+    return None
+
+
 def lost_bands(keys: Sequence[str], answered: Collection[str], probed: float,
                answered_upto: Mapping[int, float],
                partition: Callable[[str], int]) -> list[str]:

@@ -7,12 +7,16 @@ from hypothesis import strategies as st
 from newsmon.analysis.neardup import (
     BANDS,
     DUP_BANDS,
+    LATER_BY,
+    REPROBE_AFTER,
+    STUCK_AFTER,
     BandIndex,
     LSHIndex,
     band_keys,
     decide,
     lost_bands,
     membership,
+    parked_due,
     probe_band,
     signature,
     similarity,
@@ -128,3 +132,30 @@ def test_only_bands_whose_partition_answered_a_later_probe_are_asked_again() -> 
     assert lost_bands(["a", "b", "c", "d"], {"b", "d"}, 10.0, {0: 12.0, 1: 9.0, 2: 11.0},
                       partition) == ["a"]
     assert lost_bands(["a", "c"], set(), 10.0, {}, partition) == []  # no news: wait
+
+
+def test_parked_due() -> None:
+    assert parked_due(0.0, 0.0, STUCK_AFTER + 1, 0.0) == "release"
+    late = REPROBE_AFTER + 1
+    assert parked_due(0.0, 0.0, late, LATER_BY + 1) == "check"
+    assert parked_due(0.0, 0.0, late, LATER_BY) is None  # nothing answered later: queued
+    assert parked_due(0.0, 0.0, REPROBE_AFTER, 1e9) is None  # probed too lately
+    assert parked_due(0.0, 100.0, 100.0 + late, 100.0 + LATER_BY + 1) == "check"  # re-probed
+
+
+@given(st.floats(0, 1000), st.floats(0, 1000), st.floats(0, 2000),
+       st.dictionaries(st.integers(0, 3), st.floats(0, 2000), max_size=4),
+       st.lists(st.sampled_from("abcdefgh"), unique=True), st.sets(st.sampled_from("abcdefgh")))
+def test_parked_due_skips_only_what_lost_bands_would(parked: float, probed: float, now: float,
+                                                     upto: dict[int, float], keys: list[str],
+                                                     answered: set[str]) -> None:
+    """The sweep skips a record parked_due says nothing of: then lost_bands (which hashes
+    every band key) would ask for nothing either, whatever the partitions answered."""
+    def partition(k: str) -> int:
+        return ord(k) % 4
+
+    due = parked_due(parked, probed, now, max(upto.values(), default=0.0))
+    if due is None and now - probed > REPROBE_AFTER:
+        assert lost_bands(keys, answered, probed + LATER_BY, upto, partition) == []
+    if due == "check":
+        assert any(t > probed + LATER_BY for t in upto.values())
