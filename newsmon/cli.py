@@ -176,7 +176,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         print("newsmon worker: set KAFKA_BOOTSTRAP_SERVERS (or use 'newsmon run')",
               file=sys.stderr)
         return 2
-    asyncio.run(ensure_topics(settings))
+    band_partitions = asyncio.run(ensure_topics(settings))
+    settings = settings.with_(band_partitions=band_partitions)
     asyncio.set_event_loop(asyncio.new_event_loop())
     app = create_app(settings)
     worker = Worker(app, loglevel=args.log_level.upper(), quiet=True,

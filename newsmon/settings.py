@@ -47,7 +47,8 @@ class Settings:
     # changelog). An article's 20 bands spread over every bands partition, and each costs
     # it a probe, an answer and a membership record: 1 partition is 3 records per article
     # instead of 12 with 4, and the band lookup (~0.1 ms) keeps up with thousands of
-    # articles/s on one. Raise it only when one worker's band lookups are the bound.
+    # articles/s on one. Raise it only when one worker's band lookups are the bound. An
+    # existing bands topic keeps its count; the worker uses that (newsmon.topics).
     band_partitions: int = 1
     app_id: str = "newsmon"
     alert_threshold: int = 60

@@ -16,7 +16,10 @@ log = logging.getLogger(__name__)
 
 
 async def ensure_topics(settings: Settings, replication: int = 1,
-                        extra: tuple[str, ...] = ()) -> None:
+                        extra: tuple[str, ...] = ()) -> int:
+    """Create what is missing; return the partition count of the bands topic as it is,
+    which is the band index's partition count whatever the settings say (a topic made
+    with another count stays so: Kafka cannot take partitions away)."""
     t = settings.topics
     wanted = [t.raw, t.unique, t.bands, t.bandhits, t.analyze, t.stories, t.countries,
               t.sweeps, t.articles, t.alerts, t.trend_alerts, t.deadletter, *extra]
@@ -33,8 +36,14 @@ async def ensure_topics(settings: Settings, replication: int = 1,
             log.info("created topics %s", [n.name for n in new])
             await _wait_for_leaders(admin, wanted)
             await asyncio.sleep(1.0)  # let every broker's metadata cache catch up
+        described = await admin.describe_topics([t.bands])
     finally:
         await admin.close()
+    found = len(described[0].get("partitions") or ()) if described else 0
+    if found and found != settings.band_partitions:
+        log.warning("%s has %d partitions, not the configured %d: the band index uses %d",
+                    t.bands, found, settings.band_partitions, found)
+    return found or settings.band_partitions
 
 
 async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str],
