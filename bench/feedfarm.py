@@ -16,6 +16,8 @@ import asyncio
 import multiprocessing
 import os
 import resource
+import signal
+import sys
 import time
 from pathlib import Path
 
@@ -97,6 +99,8 @@ async def bench(feeds: int, hosts: int, port: int, bootstrap: str, tmp: Path) ->
 
 
 def main() -> None:
+    # SIGTERM unwinds like Ctrl-C, so the local broker this run started is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ap = argparse.ArgumentParser()
     ap.add_argument("--feeds", type=int, default=10_000)
     ap.add_argument("--hosts", type=int, default=50)

@@ -425,6 +425,9 @@ def memory_over_time(bootstrap: str, tmp: Path, n: int, samples: int = 10) -> li
 
 
 def main() -> None:
+    # SIGTERM unwinds like Ctrl-C, so the worker and the local broker this run started
+    # are stopped (they run in sessions of their own and would outlive a plain kill).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ap = argparse.ArgumentParser()
     ap.add_argument("--articles", type=int, default=600)
     ap.add_argument("--small", type=int, default=50_000,
