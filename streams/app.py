@@ -622,8 +622,9 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
         article = loads(value)
         story = article["story_id"]
         members = (story_members.get(story) or {"n": 0})["n"] + 1
-        story_members[story] = {"n": members, "t": time.time()}
-        story_expiry.add(event.message.partition, story, story_members[story]["t"])
+        touched = time.time()
+        story_members[story] = {"n": members, "t": touched}
+        story_expiry.add(event.message.partition, story, touched)
         before = rulebook.last_error
         rulebook.maybe_reload(force=reload_requested.is_set())
         reload_requested.clear()
