@@ -25,12 +25,14 @@ import itertools
 import random
 import re
 import zlib
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
 import numpy as np
+
+from newsmon.expiry import ExpiryQueue
 
 SHINGLE = 5
 BANDS = 20
@@ -110,15 +112,16 @@ class BandIndex:
     records after a restart or a rebalance. Members older than ``window`` seconds are
     neither answered nor kept; a band keeps its ``keep`` most recent members.
 
-    Expiry walks a queue of probes per partition, oldest first, so a sweep costs what
-    expires, not what is kept (a 72-hour window holds millions of band keys).
+    Expiry walks a queue of probes per partition, oldest first (:class:`ExpiryQueue`), so a
+    sweep costs what expires, not what is kept (a 72-hour window holds millions of band
+    keys).
     """
 
     def __init__(self, window: float, keep: int) -> None:
         self.window = window
         self.keep = keep
         self.bands: dict[str, list[list[Any]]] = {}
-        self._joined: dict[int, deque[tuple[float, str, list[str]]]] = {}  # (t, id, bands)
+        self._joined: ExpiryQueue[tuple[str, tuple[str, ...]]] = ExpiryQueue()  # (id, bands)
 
     def _alive(self, band: str, now: float) -> list[list[Any]]:
         return [m for m in self.bands.get(band, ()) if now - m[2] < self.window]
@@ -130,7 +133,7 @@ class BandIndex:
         for band in bands:
             answers[band], self.bands[band] = probe_band(self._alive(band, now), article_id,
                                                          t, self.keep)
-        self._joined.setdefault(partition, deque()).append((t, article_id, list(bands)))
+        self._joined.add(partition, (article_id, tuple(bands)), t)
         return answers
 
     def set_story(self, article_id: str, story_id: str, bands: Sequence[str],
@@ -144,10 +147,8 @@ class BandIndex:
     def expire(self, now: float, partition: int = 0) -> list[str]:
         """Drop the members of ``partition``'s bands that joined more than ``window``
         seconds ago (and bands left empty); return the ids whose membership there ended."""
-        queue = self._joined.get(partition)
         gone: list[str] = []
-        while queue and now - queue[0][0] >= self.window:
-            _, article_id, bands = queue.popleft()
+        for article_id, bands in self._joined.due(partition, now - self.window):
             gone.append(article_id)
             for band in bands:
                 alive = self._alive(band, now)
@@ -160,10 +161,9 @@ class BandIndex:
     def rebuild(self, records: Iterable[tuple[str, int, Membership]]) -> None:
         """The index of these ``(article id, partition, membership)`` records alone."""
         self.bands = {}
-        self._joined = {}
+        self._joined = ExpiryQueue()
         for article_id, partition, rec in sorted(records, key=lambda r: r[2]["t"]):
-            self._joined.setdefault(partition, deque()).append(
-                (rec["t"], article_id, list(rec["bands"])))
+            self._joined.add(partition, (article_id, tuple(rec["bands"])), rec["t"])
             for band in rec["bands"]:
                 self.bands.setdefault(band, []).append([article_id, rec["story"], rec["t"]])
         for members in self.bands.values():
