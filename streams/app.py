@@ -53,7 +53,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
-from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.types import ConsumerT, ProducerT
 
 from newsmon import metrics, trends
@@ -84,6 +83,7 @@ from newsmon.rules import RuleBook, evaluate
 from newsmon.settings import Settings
 from streams import analysis_pool, delivery
 from streams.delivery import key_partition  # tests import it from here too
+from streams.sensors import setup_sensors
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
         broker_commit_interval=1.0,
         stream_wait_empty=False,
     )
-    setup_prometheus_sensors(app, name_prefix="newsmon_faust")
+    setup_sensors(app, name_prefix="newsmon_faust")
     t = settings.topics
     def topic(*names: str, partitioned: bool = True) -> faust.TopicT:
         """A raw-bytes topic; ``partitioned`` ones carry keyed state (the configured count)."""
