@@ -63,6 +63,11 @@ class Settings:
     # On the 2-core machine 2 processes moved 53-55 full-text articles/s end to end
     # against 42-47 for 1 (docs/benchmarks.md); each holds the model (~160 MB).
     analysis_processes: int = field(default_factory=usable_cpus)
+    # Niceness added to the analysis processes (os.nice), so the event loop and a local
+    # broker run first when the cores are busy: their work per record is short, the
+    # analysis's long, and every hop of an article otherwise waits behind analysis time
+    # slices. 0 (the default) leaves them at the worker's priority.
+    analysis_nice: int = 0
     trend_baseline_windows: int = 24
     trend_z: float = 3.0
     trend_min_volume: int = 5
@@ -126,6 +131,7 @@ class Settings:
             session_timeout=float(env.get("NEWSMON_SESSION_TIMEOUT", d.session_timeout)),
             analysis_processes=int(env.get("NEWSMON_ANALYSIS_PROCESSES",
                                            d.analysis_processes)),
+            analysis_nice=int(env.get("NEWSMON_ANALYSIS_NICE", d.analysis_nice)),
             trend_min_volume=int(env.get("NEWSMON_TREND_MIN_VOLUME", d.trend_min_volume)),
             ner_lead_chars=int(env.get("NEWSMON_NER_LEAD_CHARS", d.ner_lead_chars)),
             kafka_security=security,

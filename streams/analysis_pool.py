@@ -3,6 +3,7 @@ its GIL. Each process loads the analyzer once (``init``) and then enriches batch
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,11 @@ from newsmon.records import RawArticle
 _analyzer: Analyzer | None = None
 
 
-def init(lexicon_file: Path | None, ner_lead_chars: int | None) -> None:
+def init(lexicon_file: Path | None, ner_lead_chars: int | None, nice: int = 0) -> None:
+    """Load the analyzer in this process, first lowering its priority by ``nice``."""
     global _analyzer
+    if nice > 0:
+        os.nice(nice)
     _analyzer = Analyzer.configured(lexicon_file, ner_lead_chars)
 
 

@@ -261,7 +261,8 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
         executor = ProcessPoolExecutor(
             max_workers=procs, mp_context=multiprocessing.get_context("spawn"),
             initializer=analysis_pool.init,
-            initargs=(settings.lexicon_file, settings.ner_lead_chars or None))
+            initargs=(settings.lexicon_file, settings.ner_lead_chars or None,
+                      settings.analysis_nice))
         enrich_many: Callable[..., list[dict[str, Any]]] = analysis_pool.enrich_many
         enrich_one: Callable[..., dict[str, Any]] = analysis_pool.enrich_one
     else:

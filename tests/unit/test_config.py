@@ -45,3 +45,22 @@ def test_analysis_processes_default_to_usable_cpus() -> None:
 
     assert Settings.from_env({}).analysis_processes == len(os.sched_getaffinity(0))
     assert Settings.from_env({"NEWSMON_ANALYSIS_PROCESSES": "0"}).analysis_processes == 0
+
+
+def test_analysis_processes_run_niced() -> None:
+    """The pool's initializer lowers the analysis process's priority, not the worker's."""
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from newsmon.settings import Settings
+    from streams import analysis_pool
+
+    assert Settings.from_env({}).analysis_nice == 0
+    assert Settings.from_env({"NEWSMON_ANALYSIS_NICE": "10"}).analysis_nice == 10
+    here = os.nice(0)
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=analysis_pool.init, initargs=(None, None, 5)) as ex:
+        assert ex.submit(os.nice, 0).result(timeout=120) == min(here + 5, 19)
+        assert ex.submit(analysis_pool.ready).result(timeout=120)
+    assert os.nice(0) == here
