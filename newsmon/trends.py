@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from itertools import combinations
 from typing import Any
 
@@ -42,6 +43,34 @@ def keys_for(countries: list[str], max_countries: int = 6) -> list[str]:
     """The country keys and the pair keys an article counts towards."""
     cs = sorted({c for c in countries if len(c) == 2 and c.isalpha()})[:max_countries]
     return cs + [f"{a}|{b}" for a, b in combinations(cs, 2)]
+
+
+CLOCK_SKEW = 600.0  # seconds a published time may run ahead of the fetch (publishers' clocks)
+
+
+def _epoch(value: object) -> float | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()
+
+
+def event_time(published: object, fetched_at: object, now: float,
+               skew: float = CLOCK_SKEW) -> float:
+    """The time an article counts at in its windows: its published time, but no later than
+    ``skew`` seconds after it was fetched (or after ``now``, without a usable fetch time).
+
+    A published time is the feed's word. A wrong time zone or a post dated next week would
+    otherwise move the stream's clock ahead (every usual producer then looks silent until
+    real time catches up) and make :func:`add` drop the key's history as too old.
+    Without a usable published time the article counts when it was fetched."""
+    fetched = _epoch(fetched_at)
+    latest = now if fetched is None else min(fetched, now)
+    published_at = _epoch(published)
+    return latest if published_at is None else min(published_at, latest + skew)
 
 
 def window_of(ts: float, policy: TrendPolicy) -> int:
@@ -70,10 +99,17 @@ def _baseline(state: dict[str, Any], w: int, policy: TrendPolicy) -> tuple[list[
     return idx, vol
 
 
-def spike(key: str, state: dict[str, Any], w: int, policy: TrendPolicy) -> dict[str, Any] | None:
-    """A spike record if window ``w`` of ``key`` spikes and has not been reported yet."""
+def spike(key: str, state: dict[str, Any], w: int, policy: TrendPolicy,
+          now: float | None = None) -> dict[str, Any] | None:
+    """A spike record if window ``w`` of ``key`` spikes and has not been reported yet.
+
+    With the stream's time ``now``, only the current and the previous window can spike:
+    late articles (a feed's first poll brings days of items) still count in their own
+    windows, and so in later baselines, but a window long past is not news."""
     n, total = state.get("w", {}).get(str(w), [0, 0.0])
     if n < policy.min_volume or state.get("spiked") == w:
+        return None
+    if now is not None and w < window_of(now, policy) - policy.window_seconds:
         return None
     history, _ = _baseline(state, w, policy)
     mean = sum(history) / len(history)

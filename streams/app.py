@@ -134,20 +134,6 @@ async def publish_in_order(batches: asyncio.Queue[Batch], slots: asyncio.Semapho
             slots.release()
 
 
-def _event_time(article: dict[str, Any]) -> float:
-    """The article's published time (epoch seconds), else now."""
-    from datetime import datetime
-
-    for field in ("published", "fetched_at"):
-        value = article.get(field)
-        if isinstance(value, str):
-            try:
-                return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-            except ValueError:
-                continue
-    return time.time()
-
-
 class App(faust.App):
     """``faust.App`` whose consumer keeps at-least-once and whose producer places
     table writes while it lacks a topic's metadata (:mod:`streams.delivery`)."""
@@ -533,8 +519,8 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
         k = msg["key"]
         state = trend_table.get(k) or {}
         w = trends.add(state, float(msg["ts"]), float(msg["score"]), trend_policy)
-        stream_time["now"] = max(stream_time.get("now", 0.0), float(msg["ts"]))
-        rec = trends.spike(k, state, w, trend_policy)
+        now = stream_time["now"] = max(stream_time.get("now", 0.0), float(msg["ts"]))
+        rec = trends.spike(k, state, w, trend_policy, now)
         trend_table[k] = state
         if rec is not None:
             await trend_topic.send(key=rec["alert_id"].encode(), value=dumps(rec))
@@ -633,7 +619,8 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
             metrics.rules_reload_errors.inc()
         metrics.rules_loaded.set(len(rulebook.rules))
         metrics.observe_tension(article.get("countries", []), article["tension"]["score"])
-        ts = _event_time(article)
+        ts = trends.event_time(article.get("published"), article.get("fetched_at"),
+                               time.time())
         for k in trends.keys_for(article.get("countries", [])):
             await countries_topic.send(key=k.encode(), value=dumps(
                 {"key": k, "ts": ts, "score": article["tension"]["score"]}))
