@@ -37,6 +37,9 @@ class TrendPolicy:
     z: float = 3.0
     min_volume: int = 5
     min_std: float = 0.5
+    # A window is silent only once the stream's time is this far past its end: items
+    # arrive minutes after they are published (feeds are polled every few minutes).
+    grace: float = 600.0
 
 
 def keys_for(countries: list[str], max_countries: int = 6) -> list[str]:
@@ -125,8 +128,9 @@ def spike(key: str, state: dict[str, Any], w: int, policy: TrendPolicy,
 
 def silence(key: str, state: dict[str, Any], now: float, policy: TrendPolicy
             ) -> dict[str, Any] | None:
-    """A silence record if the last complete window before ``now`` was empty for ``key``."""
-    last_complete = window_of(now, policy) - policy.window_seconds
+    """A silence record if the last window that ended ``grace`` seconds before ``now`` was
+    empty for ``key``."""
+    last_complete = window_of(now - policy.grace, policy) - policy.window_seconds
     n, _ = state.get("w", {}).get(str(last_complete), [0, 0.0])
     if n or state.get("silenced") == last_complete:
         return None

@@ -32,18 +32,19 @@ def test_spike_and_silence(kafka_bootstrap: str, tmp_path: Path) -> None:
     bodies = iter(v["articleBody"][:600] for v in truth.values())
     raws: list[RawArticle] = []
 
-    def art(country: str, hour: int, k: int, tense: bool) -> RawArticle:
+    def art(country: str, hour: int, k: int, tense: bool, gap: int = 60) -> RawArticle:
         title = (f"{country} army shells border towns as troops mass and casualties mount"
                  if tense else f"{country} farmers report a good harvest, issue {k}")
         url = f"https://replay.example/{country}/{hour}/{k}"
         return RawArticle(id=article_id(url), title=title, url=url, content=next(bodies),
-                          published=iso(T0 + hour * 3600 + k * 60))
+                          published=iso(T0 + hour * 3600 + k * gap))
 
     for hour in range(6):  # the baseline: both countries produce, calmly
         raws += [art("Ukraine", hour, k, False) for k in range(3)]
         raws += [art("France", hour, k, False) for k in range(3)]
     raws += [art("Ukraine", 6, k, True) for k in range(6)]  # hour 6: Ukraine spikes ...
-    raws += [art("Ukraine", 7, k, False) for k in range(3)]  # ... France fell silent in hour 6
+    # ... France fell silent in hour 6, which is over once hour 7 is 10 minutes old
+    raws += [art("Ukraine", 7, k, False, gap=600) for k in range(3)]
     env = isolated_env(kafka_bootstrap, tmp_path, NEWSMON_TREND_WINDOW_SECONDS="3600",
                        NEWSMON_SWEEP_SECONDS="2",
                        NEWSMON_TREND_BASELINE_WINDOWS="6", NEWSMON_TREND_MIN_VOLUME="3")

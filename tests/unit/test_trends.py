@@ -36,10 +36,11 @@ def test_silence_when_a_usual_producer_goes_quiet() -> None:
     for h in range(6):
         for _ in range(4):
             add(state, h * 3600 + 60, 10, P)
-    assert silence("UA", state, 6 * 3600 + 10, P) is None  # hour 5 was not empty
-    rec = silence("UA", state, 7 * 3600 + 10, P)  # hour 6 had nothing
+    assert silence("UA", state, 6 * 3600 + 700, P) is None  # hour 5 was not empty
+    assert silence("UA", state, 7 * 3600 + 10, P) is None  # hour 6 may still get late items
+    rec = silence("UA", state, 7 * 3600 + P.grace + 10, P)  # hour 6 had nothing
     assert rec and rec["kind"] == "silence" and rec["window_start"] == 6 * 3600
-    assert silence("UA", state, 7 * 3600 + 20, P) is None
+    assert silence("UA", state, 7 * 3600 + P.grace + 20, P) is None
     assert silence("ZZ", {}, 7 * 3600, P) is None
 
 
