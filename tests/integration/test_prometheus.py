@@ -87,6 +87,11 @@ scrape_configs:
             assert up and up[0]["value"][1] == "1"
             assert query(pport, 'newsmon_alerts_total{rule="tension-threshold"}')
             assert query(pport, "newsmon_faust_messages_received_total")
+            # series the cached sensor hooks keep (streams/sensors.py); the lag rules read
+            # the end offsets
+            assert query(pport, "newsmon_faust_topic_partition_end_offset")
+            assert query(pport, 'newsmon_faust_table_operations_total{operation="keys_updated"}')
+            assert query(pport, "newsmon_faust_total_events_per_stream_total")
         finally:
             prom.terminate()
             prom.wait(20)
