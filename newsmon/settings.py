@@ -66,7 +66,9 @@ class Settings:
     # Niceness added to the analysis processes (os.nice), so the event loop and a local
     # broker run first when the cores are busy: their work per record is short, the
     # analysis's long, and every hop of an article otherwise waits behind analysis time
-    # slices. 0 (the default) leaves them at the worker's priority.
+    # slices. 0 (the default) leaves them at the worker's priority: with 10 on the 2-core
+    # machine, where the analysis is the bound, raw -> alert p99 at 35/s was 1,798 ms
+    # (docs/benchmarks.md, ninth session).
     analysis_nice: int = 0
     trend_baseline_windows: int = 24
     trend_z: float = 3.0
