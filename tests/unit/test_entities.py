@@ -307,3 +307,33 @@ def test_the_trie_shaped_gazetteer_matches_what_a_plain_alternation_matches() ->
         theirs = re.compile(lookaround.format(f"(?:{plain})"))
         assert ([(m.start(), m.group(0)) for m in ours.finditer(text)]
                 == [(m.start(), m.group(0)) for m in theirs.finditer(text)])
+
+
+@pytest.mark.slow
+def test_the_model_is_reloaded_before_its_hash_tables_outgrow_the_words_it_keeps() -> None:
+    """Words that leave with the memory zone stay behind in spaCy's hash tables as
+    deleted cells, which count as filled, so the tables double again and again as new
+    words pass through. The finder reloads the model once its string table has grown
+    ``reload_growth`` times; the reload changes no mention."""
+    import random
+    import string
+
+    from newsmon.analysis.entities import SpacyMentionFinder, string_table_capacity
+
+    finder = SpacyMentionFinder(lead_chars=None, second_pass=False, zone_texts=20,
+                                reload_growth=2)
+    probe = ["Russian President Vladimir Putin met Antony Blinken in Stockholm on Thursday."]
+    before = finder.find(probe)
+    finder.close_zone()
+    loaded = string_table_capacity(finder.nlp)
+    assert loaded > 0
+    rng = random.Random(7)
+    largest = 0
+    for _ in range(120):  # 120 texts of 800 new words: 96,000 words in and out (~12 s)
+        words = ("".join(rng.choices(string.ascii_lowercase, k=9)) for _ in range(800))
+        finder.find([" ".join(words)])
+        if finder._zone is None:  # a zone just closed (and the model may have reloaded)
+            largest = max(largest, string_table_capacity(finder.nlp))
+    assert finder.reloads >= 1  # the table did reach twice its size at load
+    assert largest < 2 * loaded
+    assert finder.find(probe) == before
