@@ -273,6 +273,9 @@ class SpacyMentionFinder:
     around propagated ones ("New Jersey Department of Public Safety" around "New
     Jersey"), which replace them.
     ``lead_chars=None`` runs the model on the whole text (capped at ``MAX_CHARS``).
+    New words live in a spaCy memory zone for ``zone_texts`` texts; the model is
+    reloaded when its string table has grown ``reload_growth`` times (see
+    ``_reload_if_grown``; 0 never reloads).
     """
 
     def __init__(self, model: str | None = None, batch_size: int = 16,
