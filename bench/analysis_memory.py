@@ -17,9 +17,10 @@ from __future__ import annotations
 import argparse
 import ctypes
 import itertools
+import os
 import time
 
-from bench.pipeline import small_articles
+from bench.pipeline import rss_mb, small_articles
 from newsmon.analysis.entities import SpacyMentionFinder, string_table_capacity
 from newsmon.analysis.pipeline import Analyzer
 
@@ -39,14 +40,6 @@ def malloc_in_use_mb() -> float | None:
         return None
     info = libc.mallinfo2()
     return round(float(info.uordblks + info.hblkhd) / 2**20, 1)
-
-
-def rss_mb() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) // 1024
-    return 0
 
 
 def main() -> None:
@@ -73,7 +66,7 @@ def main() -> None:
             analyzer.enrich_many(chunk, [None] * len(chunk))
         done += args.step
         in_use = malloc_in_use_mb()
-        print(f"| {done} | {rss_mb()} | {'' if in_use is None else in_use} | "
+        print(f"| {done} | {rss_mb(os.getpid())} | {'' if in_use is None else in_use} | "
               f"{string_table_capacity(finder.nlp)} | {finder.reloads} | "
               f"{time.monotonic() - t0:.0f} |", flush=True)
 

@@ -321,7 +321,7 @@ def stage_costs(raws: list[RawArticle]) -> list[tuple[str, float]]:
     return rows
 
 
-def _rss_mb(pid: int) -> int:
+def rss_mb(pid: int) -> int:
     status = Path(f"/proc/{pid}/status").read_text()
     return next(int(x.split()[1]) // 1024 for x in status.splitlines()
                 if x.startswith("VmRSS:"))
@@ -345,8 +345,8 @@ def tree_rss_mb(pid: int) -> tuple[int, int]:
     total = 0
     for c in _descendants(pid):
         with contextlib.suppress(OSError, StopIteration):
-            total += _rss_mb(c)
-    return _rss_mb(pid), total
+            total += rss_mb(c)
+    return rss_mb(pid), total
 
 
 def small_articles(seed: int = 5) -> Iterator[RawArticle]:
