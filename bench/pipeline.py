@@ -448,6 +448,12 @@ def main() -> None:
             rows.append((name, value))
             print(f"  {name}: {value}", file=sys.stderr, flush=True)
 
+        # The model's speed depends on the spaCy build: the 3.8.8-3.8.18 wheels ran
+        # the NER at half the speed of 3.8.7's (docs/benchmarks.md, eleventh session).
+        import spacy
+        import thinc
+
+        note("spaCy, thinc", f"{spacy.__version__}, {thinc.__version__}")
         ours = args.rate * 2 if args.rate else 0.0
         if "throughput" in sections:
             # The passthrough first: it also warms the freshly started broker up, which
