@@ -135,11 +135,12 @@ async def publish_in_order(batches: asyncio.Queue[Batch], slots: asyncio.Semapho
 
 
 class App(faust.App):
-    """``faust.App`` whose consumer keeps at-least-once and whose producer places
-    table writes while it lacks a topic's metadata (:mod:`streams.delivery`)."""
+    """``faust.App`` whose consumer keeps at-least-once and fetches promptly, and whose
+    producer places table writes while it lacks a topic's metadata
+    (:mod:`streams.delivery`)."""
 
     def _new_consumer(self) -> ConsumerT:
-        return delivery.guard(super()._new_consumer())
+        return delivery.prompt_fetches(delivery.guard(super()._new_consumer()))
 
     def _new_producer(self) -> ProducerT:
         return delivery.steady_partitions(super()._new_producer(),
