@@ -183,9 +183,10 @@ async def watch_commits(consumer: ConsumerT, before_exec: Callable[[], None],
 
 
 #: Seconds aiokafka waits for fetched records to be taken before it fetches the other
-#: partitions on the same broker (aiokafka's default: 0.1). Raw -> alert p99 at 30
-#: articles/s: 572-713 ms at 0.1, 249-444 at 0.005, 231-400 at 0.02; 0.005 also cost
-#: the titles-only run a quarter of its rate (docs/benchmarks.md, eleventh session).
+#: partitions on the same broker (aiokafka's default: 0.1). Raw -> alert p99 at 10
+#: articles/s: 175-234 ms at 0.1, 121-166 at 0.005 (four alternating pairs); at 30/s
+#: lower in 3 of 4 pairs. 0.02 matched 0.005 at 30/s (two pairs) without the quarter
+#: 0.005 took off the titles-only rate (docs/benchmarks.md, eleventh session).
 PREFETCH_BACKOFF = 0.02
 
 
