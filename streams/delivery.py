@@ -202,7 +202,12 @@ def prompt_fetches(consumer: ConsumerT, backoff: float = PREFETCH_BACKOFF) -> Co
 
         async def start_prompt() -> None:
             await start()
-            client._fetcher._prefetch_backoff = backoff  # made by start()
+            fetcher = client._fetcher  # made by start()
+            if hasattr(fetcher, "_prefetch_backoff"):
+                fetcher._prefetch_backoff = backoff
+            else:
+                log.warning("aiokafka's Fetcher has no _prefetch_backoff: fetches wait "
+                            "for aiokafka's own backoff")
 
         client.start = start_prompt
         return client
