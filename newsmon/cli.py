@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from newsmon.settings import Settings
+from newsmon.settings import Settings, SettingsError
 
 log = logging.getLogger("newsmon")
 
@@ -338,14 +338,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _setup_logging(args.log_level)
-    settings = Settings.from_env().with_(
-        bootstrap_servers=args.bootstrap_servers,
-        alert_threshold=args.threshold,
-        feeds_file=getattr(args, "feeds", None),
-    )
-    if getattr(args, "metrics_port", None) is not None:
-        key = "worker_metrics_port" if args.command == "worker" else "connector_metrics_port"
-        settings = settings.with_(**{key: args.metrics_port})
+    try:
+        settings = Settings.from_env().with_(
+            bootstrap_servers=args.bootstrap_servers,
+            alert_threshold=args.threshold,
+            feeds_file=getattr(args, "feeds", None),
+        )
+        if getattr(args, "metrics_port", None) is not None:
+            key = "worker_metrics_port" if args.command == "worker" else "connector_metrics_port"
+            settings = settings.with_(**{key: args.metrics_port})
+    except SettingsError as exc:
+        print(f"newsmon: {exc}", file=sys.stderr)
+        return 2
     try:
         return int(args.func(args, settings))
     except KeyboardInterrupt:

@@ -8,10 +8,15 @@ and the CLI overrides the environment.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+
+class SettingsError(ValueError):
+    """A setting that cannot work: not a number, or out of its range. The message
+    names the field, and the environment variable when it came from one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,62 +87,108 @@ class Settings:
     data_dir: Path = Path("var")
     kafka_security: Mapping[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Refuse values that would only fail later, far from their cause (a negative
+        # niceness was silently ignored; 0 partitions failed inside topic creation).
+        checks: list[tuple[str, bool, str]] = [
+            ("partitions", self.partitions >= 1, "at least 1"),
+            ("band_partitions", self.band_partitions >= 1, "at least 1"),
+            ("alert_threshold", 0 <= self.alert_threshold <= 100, "0-100"),
+            ("dedup_window_hours", self.dedup_window_hours > 0, "above 0"),
+            ("trend_window_seconds", self.trend_window_seconds > 0, "above 0"),
+            ("sweep_seconds", self.sweep_seconds > 0, "above 0"),
+            ("session_timeout", self.session_timeout > 0, "above 0"),
+            ("analysis_processes", self.analysis_processes >= 0,
+             "0 (analysis in a thread) or more"),
+            # Niceness *added* (os.nice): an unprivileged process can only lower its
+            # priority, so a negative value could never be honoured.
+            ("analysis_nice", 0 <= self.analysis_nice <= 19, "0-19"),
+            ("trend_baseline_windows", self.trend_baseline_windows >= 1, "at least 1"),
+            ("trend_min_volume", self.trend_min_volume >= 0, "0 or more"),
+            ("ner_lead_chars", self.ner_lead_chars >= 0, "0 (the whole text) or more"),
+            ("poll_interval", self.poll_interval > 0, "above 0"),
+            ("connector_metrics_port", 0 <= self.connector_metrics_port <= 65535, "0-65535"),
+            ("worker_metrics_port", 0 <= self.worker_metrics_port <= 65535, "0-65535"),
+        ]
+        for name, ok, wanted in checks:
+            if not ok:
+                raise SettingsError(f"{name} must be {wanted}, not {getattr(self, name)!r}")
+
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Defaults overridden by the environment. :class:`SettingsError` names the
+        variable that is not a number or is out of range."""
         env = os.environ if env is None else env
         d = cls()
+
+        def num(name: str, conv: Callable[[str], Any], default: float) -> Any:
+            raw = env.get(name)
+            if raw is None:
+                return default
+            try:
+                return conv(raw)
+            except ValueError:
+                kind = "an integer" if conv is int else "a number"
+                raise SettingsError(f"{name}={raw!r} is not {kind}") from None
+
         security = {k[len("KAFKA_"):].lower(): v for k, v in env.items()
                     if k in ("KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM",
                              "KAFKA_SASL_PLAIN_USERNAME", "KAFKA_SASL_PLAIN_PASSWORD",
                              "KAFKA_SSL_CAFILE")}
-        return cls(
-            bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS") or None,
-            topics=Topics(
-                raw=env.get("NEWSMON_TOPIC_RAW", d.topics.raw),
-                unique=env.get("NEWSMON_TOPIC_UNIQUE", d.topics.unique),
-                bands=env.get("NEWSMON_TOPIC_BANDS", d.topics.bands),
-                bandhits=env.get("NEWSMON_TOPIC_BANDHITS", d.topics.bandhits),
-                analyze=env.get("NEWSMON_TOPIC_ANALYZE", d.topics.analyze),
-                stories=env.get("NEWSMON_TOPIC_STORIES", d.topics.stories),
-                countries=env.get("NEWSMON_TOPIC_COUNTRIES", d.topics.countries),
-                trend_alerts=env.get("NEWSMON_TOPIC_TREND_ALERTS", d.topics.trend_alerts),
-                sweeps=env.get("NEWSMON_TOPIC_SWEEPS", d.topics.sweeps),
-                articles=env.get("NEWSMON_TOPIC_ARTICLES", d.topics.articles),
-                alerts=env.get("NEWSMON_TOPIC_ALERTS", d.topics.alerts),
-                deadletter=env.get("NEWSMON_TOPIC_DEADLETTER", d.topics.deadletter),
-            ),
-            partitions=int(env.get("NEWSMON_PARTITIONS", d.partitions)),
-            band_partitions=int(env.get("NEWSMON_BAND_PARTITIONS", d.band_partitions)),
-            app_id=env.get("NEWSMON_APP_ID", d.app_id),
-            alert_threshold=int(env.get("NEWSMON_ALERT_THRESHOLD", d.alert_threshold)),
-            dedup_window_hours=float(env.get("NEWSMON_DEDUP_WINDOW_HOURS",
-                                             d.dedup_window_hours)),
-            metrics_host=env.get("NEWSMON_METRICS_HOST", d.metrics_host),
-            connector_metrics_port=int(env.get("NEWSMON_CONNECTOR_METRICS_PORT",
-                                               d.connector_metrics_port)),
-            worker_metrics_port=int(env.get("NEWSMON_WORKER_METRICS_PORT", d.worker_metrics_port)),
-            feeds_file=Path(env.get("NEWSMON_FEEDS_FILE", str(d.feeds_file))),
-            poll_interval=float(env.get("NEWSMON_POLL_INTERVAL", d.poll_interval)),
-            data_dir=Path(env.get("NEWSMON_DATA_DIR", str(d.data_dir))),
-            lexicon_file=Path(env["NEWSMON_LEXICON"]) if env.get("NEWSMON_LEXICON") else None,
-            rules_file=Path(env["NEWSMON_RULES_FILE"]) if env.get("NEWSMON_RULES_FILE") else None,
-            trend_window_seconds=int(env.get("NEWSMON_TREND_WINDOW_SECONDS",
-                                             d.trend_window_seconds)),
-            trend_baseline_windows=int(env.get("NEWSMON_TREND_BASELINE_WINDOWS",
-                                               d.trend_baseline_windows)),
-            trend_z=float(env.get("NEWSMON_TREND_Z", d.trend_z)),
-            sweep_seconds=float(env.get("NEWSMON_SWEEP_SECONDS", d.sweep_seconds)),
-            session_timeout=float(env.get("NEWSMON_SESSION_TIMEOUT", d.session_timeout)),
-            analysis_processes=int(env.get("NEWSMON_ANALYSIS_PROCESSES",
-                                           d.analysis_processes)),
-            analysis_nice=int(env.get("NEWSMON_ANALYSIS_NICE", d.analysis_nice)),
-            trend_min_volume=int(env.get("NEWSMON_TREND_MIN_VOLUME", d.trend_min_volume)),
-            ner_lead_chars=int(env.get("NEWSMON_NER_LEAD_CHARS", d.ner_lead_chars)),
-            kafka_security=security,
-        )
+        lexicon, rules = env.get("NEWSMON_LEXICON"), env.get("NEWSMON_RULES_FILE")
+        try:
+            return cls(
+                bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS") or None,
+                topics=Topics(
+                    raw=env.get("NEWSMON_TOPIC_RAW", d.topics.raw),
+                    unique=env.get("NEWSMON_TOPIC_UNIQUE", d.topics.unique),
+                    bands=env.get("NEWSMON_TOPIC_BANDS", d.topics.bands),
+                    bandhits=env.get("NEWSMON_TOPIC_BANDHITS", d.topics.bandhits),
+                    analyze=env.get("NEWSMON_TOPIC_ANALYZE", d.topics.analyze),
+                    stories=env.get("NEWSMON_TOPIC_STORIES", d.topics.stories),
+                    countries=env.get("NEWSMON_TOPIC_COUNTRIES", d.topics.countries),
+                    trend_alerts=env.get("NEWSMON_TOPIC_TREND_ALERTS", d.topics.trend_alerts),
+                    sweeps=env.get("NEWSMON_TOPIC_SWEEPS", d.topics.sweeps),
+                    articles=env.get("NEWSMON_TOPIC_ARTICLES", d.topics.articles),
+                    alerts=env.get("NEWSMON_TOPIC_ALERTS", d.topics.alerts),
+                    deadletter=env.get("NEWSMON_TOPIC_DEADLETTER", d.topics.deadletter),
+                ),
+                partitions=num("NEWSMON_PARTITIONS", int, d.partitions),
+                band_partitions=num("NEWSMON_BAND_PARTITIONS", int, d.band_partitions),
+                app_id=env.get("NEWSMON_APP_ID", d.app_id),
+                alert_threshold=num("NEWSMON_ALERT_THRESHOLD", int, d.alert_threshold),
+                dedup_window_hours=num("NEWSMON_DEDUP_WINDOW_HOURS", float, d.dedup_window_hours),
+                metrics_host=env.get("NEWSMON_METRICS_HOST", d.metrics_host),
+                connector_metrics_port=num("NEWSMON_CONNECTOR_METRICS_PORT", int,
+                                           d.connector_metrics_port),
+                worker_metrics_port=num("NEWSMON_WORKER_METRICS_PORT", int, d.worker_metrics_port),
+                feeds_file=Path(env.get("NEWSMON_FEEDS_FILE", str(d.feeds_file))),
+                poll_interval=num("NEWSMON_POLL_INTERVAL", float, d.poll_interval),
+                data_dir=Path(env.get("NEWSMON_DATA_DIR", str(d.data_dir))),
+                lexicon_file=Path(lexicon) if lexicon else None,
+                rules_file=Path(rules) if rules else None,
+                trend_window_seconds=num("NEWSMON_TREND_WINDOW_SECONDS", int,
+                                         d.trend_window_seconds),
+                trend_baseline_windows=num("NEWSMON_TREND_BASELINE_WINDOWS", int,
+                                           d.trend_baseline_windows),
+                trend_z=num("NEWSMON_TREND_Z", float, d.trend_z),
+                sweep_seconds=num("NEWSMON_SWEEP_SECONDS", float, d.sweep_seconds),
+                session_timeout=num("NEWSMON_SESSION_TIMEOUT", float, d.session_timeout),
+                analysis_processes=num("NEWSMON_ANALYSIS_PROCESSES", int, d.analysis_processes),
+                analysis_nice=num("NEWSMON_ANALYSIS_NICE", int, d.analysis_nice),
+                trend_min_volume=num("NEWSMON_TREND_MIN_VOLUME", int, d.trend_min_volume),
+                ner_lead_chars=num("NEWSMON_NER_LEAD_CHARS", int, d.ner_lead_chars),
+                kafka_security=security,
+            )
+        except SettingsError as exc:
+            # Name the variable when the bad value came from one.
+            var = f"NEWSMON_{str(exc).split(' ', 1)[0].upper()}"
+            if var in env:
+                raise SettingsError(f"{var}: {exc}") from None
+            raise
 
     def kafka_client_kwargs(self) -> dict[str, Any]:
         """aiokafka keyword arguments for bootstrap and SASL/TLS pass-through."""

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,34 @@ def test_analysis_processes_run_niced() -> None:
         assert ex.submit(os.nice, 0).result(timeout=120) == min(here + 5, 19)
         assert ex.submit(analysis_pool.ready).result(timeout=120)
     assert os.nice(0) == here
+
+
+@pytest.mark.parametrize("env, says", [
+    ({"NEWSMON_ANALYSIS_NICE": "-5"}, "NEWSMON_ANALYSIS_NICE: analysis_nice must be 0-19"),
+    ({"NEWSMON_PARTITIONS": "0"}, "NEWSMON_PARTITIONS: partitions must be at least 1"),
+    ({"NEWSMON_PARTITIONS": "four"}, "NEWSMON_PARTITIONS='four' is not an integer"),
+    ({"NEWSMON_DEDUP_WINDOW_HOURS": "1h"}, "NEWSMON_DEDUP_WINDOW_HOURS='1h' is not a number"),
+    ({"NEWSMON_ALERT_THRESHOLD": "101"},
+     "NEWSMON_ALERT_THRESHOLD: alert_threshold must be 0-100, not 101"),
+    ({"NEWSMON_NER_LEAD_CHARS": "-1"},
+     "NEWSMON_NER_LEAD_CHARS: ner_lead_chars must be 0 (the whole text) or more"),
+])
+def test_bad_settings_name_the_variable(env: dict[str, str], says: str) -> None:
+    from newsmon.settings import Settings, SettingsError
+
+    with pytest.raises(SettingsError, match="^" + re.escape(says)):
+        Settings.from_env(env)
+
+
+def test_bad_settings_from_the_command_line_too(capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from newsmon.cli import main
+    from newsmon.settings import Settings, SettingsError
+
+    with pytest.raises(SettingsError, match="alert_threshold must be 0-100, not 150"):
+        Settings().with_(alert_threshold=150)
+    assert main(["--threshold", "150", "eval"]) == 2
+    assert "newsmon: alert_threshold must be 0-100, not 150" in capsys.readouterr().err
+    monkeypatch.setenv("NEWSMON_ANALYSIS_NICE", "-1")
+    assert main(["worker"]) == 2
+    assert "NEWSMON_ANALYSIS_NICE: analysis_nice must be 0-19, not -1" in capsys.readouterr().err
