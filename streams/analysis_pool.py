@@ -3,7 +3,9 @@ its GIL. Each process loads the analyzer once (``init``) and then enriches batch
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,9 +17,14 @@ from newsmon.records import RawArticle
 _analyzer: Analyzer | None = None
 
 
-def init(lexicon_file: Path | None, ner_lead_chars: int | None, nice: int = 0) -> None:
-    """Load the analyzer in this process, first lowering its priority by ``nice``."""
+def init(lexicon_file: Path | None, ner_lead_chars: int | None, nice: int = 0,
+         log_level: int = logging.WARNING) -> None:
+    """Load the analyzer in this process, first lowering its priority by ``nice``. A
+    spawned process starts without the worker's logging: its records (the model's
+    reloads among them) go to the inherited stderr at ``log_level``."""
     global _analyzer
+    logging.basicConfig(level=log_level, stream=sys.stderr,
+                        format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")
     if nice > 0:
         os.nice(nice)
     _analyzer = Analyzer.configured(lexicon_file, ner_lead_chars)

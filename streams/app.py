@@ -249,7 +249,7 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.Ap
             max_workers=procs, mp_context=multiprocessing.get_context("spawn"),
             initializer=analysis_pool.init,
             initargs=(settings.lexicon_file, settings.ner_lead_chars or None,
-                      settings.analysis_nice))
+                      settings.analysis_nice, logging.getLogger().getEffectiveLevel()))
         enrich_many: Callable[..., list[dict[str, Any]]] = analysis_pool.enrich_many
         enrich_one: Callable[..., dict[str, Any]] = analysis_pool.enrich_one
     else:

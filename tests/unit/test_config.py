@@ -1,3 +1,4 @@
+import logging
 import re
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def test_analysis_processes_default_to_usable_cpus() -> None:
     assert Settings.from_env({"NEWSMON_ANALYSIS_PROCESSES": "0"}).analysis_processes == 0
 
 
-def test_analysis_processes_run_niced() -> None:
+def test_analysis_processes_run_niced_and_log() -> None:
     """The pool's initializer lowers the analysis process's priority, not the worker's."""
     import multiprocessing
     import os
@@ -61,8 +62,11 @@ def test_analysis_processes_run_niced() -> None:
     assert Settings.from_env({"NEWSMON_ANALYSIS_NICE": "10"}).analysis_nice == 10
     here = os.nice(0)
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=analysis_pool.init, initargs=(None, None, 5)) as ex:
+                             initializer=analysis_pool.init,
+                             initargs=(None, None, 5, logging.INFO)) as ex:
         assert ex.submit(os.nice, 0).result(timeout=120) == min(here + 5, 19)
+        # and logs (the model's reloads) at the worker's level, not Python's bare default
+        assert ex.submit(logging.root.getEffectiveLevel).result(timeout=120) == logging.INFO
         assert ex.submit(analysis_pool.ready).result(timeout=120)
     assert os.nice(0) == here
 

@@ -1,3 +1,5 @@
+import logging
+
 import pytest
 
 from newsmon.analysis.entities import (
@@ -310,7 +312,8 @@ def test_the_trie_shaped_gazetteer_matches_what_a_plain_alternation_matches() ->
 
 
 @pytest.mark.slow
-def test_the_model_is_reloaded_before_its_hash_tables_outgrow_the_words_it_keeps() -> None:
+def test_the_model_is_reloaded_before_its_hash_tables_outgrow_the_words_it_keeps(
+        caplog: pytest.LogCaptureFixture) -> None:
     """Words that leave with the memory zone stay behind in spaCy's hash tables as
     deleted cells, which count as filled, so the tables double again and again as new
     words pass through. The finder reloads the model once its string table has grown
@@ -328,6 +331,7 @@ def test_the_model_is_reloaded_before_its_hash_tables_outgrow_the_words_it_keeps
     loaded = string_table_capacity(finder.nlp)
     assert loaded > 0
     rng = random.Random(7)
+    caplog.set_level(logging.INFO, logger="newsmon.analysis.entities")
     largest = 0
     for _ in range(120):  # 120 texts of 800 new words: 96,000 words in and out (~12 s)
         words = ("".join(rng.choices(string.ascii_lowercase, k=9)) for _ in range(800))
@@ -337,3 +341,7 @@ def test_the_model_is_reloaded_before_its_hash_tables_outgrow_the_words_it_keeps
     assert finder.reloads >= 1  # the table did reach twice its size at load
     assert largest < 2 * loaded
     assert finder.find(probe) == before
+    # An operator sees each reload in the log, with the growth that caused it.
+    said = [r.getMessage() for r in caplog.records if "reloaded" in r.getMessage()]
+    assert len(said) == finder.reloads
+    assert f"the {loaded} it loaded with" in said[0]
