@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,10 @@ from typing import Any
 class SettingsError(ValueError):
     """A setting that cannot work: not a number, or out of its range. The message
     names the field, and the environment variable when it came from one."""
+
+    def __init__(self, message: str, field_name: str | None = None) -> None:
+        super().__init__(message)
+        self.field_name = field_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +116,8 @@ class Settings:
         ]
         for name, ok, wanted in checks:
             if not ok:
-                raise SettingsError(f"{name} must be {wanted}, not {getattr(self, name)!r}")
+                raise SettingsError(f"{name} must be {wanted}, not {getattr(self, name)!r}",
+                                    name)
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -142,20 +147,10 @@ class Settings:
         try:
             return cls(
                 bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS") or None,
-                topics=Topics(
-                    raw=env.get("NEWSMON_TOPIC_RAW", d.topics.raw),
-                    unique=env.get("NEWSMON_TOPIC_UNIQUE", d.topics.unique),
-                    bands=env.get("NEWSMON_TOPIC_BANDS", d.topics.bands),
-                    bandhits=env.get("NEWSMON_TOPIC_BANDHITS", d.topics.bandhits),
-                    analyze=env.get("NEWSMON_TOPIC_ANALYZE", d.topics.analyze),
-                    stories=env.get("NEWSMON_TOPIC_STORIES", d.topics.stories),
-                    countries=env.get("NEWSMON_TOPIC_COUNTRIES", d.topics.countries),
-                    trend_alerts=env.get("NEWSMON_TOPIC_TREND_ALERTS", d.topics.trend_alerts),
-                    sweeps=env.get("NEWSMON_TOPIC_SWEEPS", d.topics.sweeps),
-                    articles=env.get("NEWSMON_TOPIC_ARTICLES", d.topics.articles),
-                    alerts=env.get("NEWSMON_TOPIC_ALERTS", d.topics.alerts),
-                    deadletter=env.get("NEWSMON_TOPIC_DEADLETTER", d.topics.deadletter),
-                ),
+                # NEWSMON_TOPIC_RAW, NEWSMON_TOPIC_TREND_ALERTS, ...: one per field
+                topics=Topics(**{f.name: env.get(f"NEWSMON_TOPIC_{f.name.upper()}",
+                                                 getattr(d.topics, f.name))
+                                 for f in fields(Topics)}),
                 partitions=num("NEWSMON_PARTITIONS", int, d.partitions),
                 band_partitions=num("NEWSMON_BAND_PARTITIONS", int, d.band_partitions),
                 app_id=env.get("NEWSMON_APP_ID", d.app_id),
@@ -185,9 +180,9 @@ class Settings:
             )
         except SettingsError as exc:
             # Name the variable when the bad value came from one.
-            var = f"NEWSMON_{str(exc).split(' ', 1)[0].upper()}"
-            if var in env:
-                raise SettingsError(f"{var}: {exc}") from None
+            var = f"NEWSMON_{(exc.field_name or '').upper()}"
+            if exc.field_name and var in env:
+                raise SettingsError(f"{var}: {exc}", exc.field_name) from None
             raise
 
     def kafka_client_kwargs(self) -> dict[str, Any]:
