@@ -36,15 +36,33 @@ def _setup_logging(level: str) -> None:
     metrics.count_kafka_client_warnings()
 
 
-def _read_jsonl(stream: IO[str]) -> Iterator[dict[str, Any] | Exception]:
+#: The longest input line ``newsmon analyze`` reads (bytes); a longer one gets an error
+#: line in its place and the input goes on after its newline.
+MAX_LINE_BYTES = 4 * 1024 * 1024
+
+
+def _read_jsonl(stream: IO[bytes]) -> Iterator[dict[str, Any] | Exception]:
+    """One item per input line, blank and undecodable lines included, so that output
+    line N always answers input line N."""
     from newsmon.records import loads
 
-    for line in stream:
+    while True:
+        line = stream.readline(MAX_LINE_BYTES + 1)
+        if not line:
+            return
+        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            while True:  # skip the rest of the over-long line
+                rest = stream.readline(MAX_LINE_BYTES)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield ValueError(f"line longer than {MAX_LINE_BYTES} bytes")
+            continue
         if not line.strip():
+            yield ValueError("empty line")
             continue
         try:
             yield loads(line)
-        except ValueError as exc:
+        except ValueError as exc:  # orjson also refuses invalid UTF-8 here
             yield ValueError(f"invalid JSON: {exc}")
 
 
@@ -53,7 +71,11 @@ def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
     from newsmon.records import dumps
 
     analyzer = Analyzer.configured(settings.lexicon_file, settings.ner_lead_chars)
-    stream: IO[str] = open(args.file, encoding="utf-8") if args.file else sys.stdin  # noqa: SIM115
+    try:
+        stream: IO[bytes] = open(args.file, "rb") if args.file else sys.stdin.buffer  # noqa: SIM115
+    except OSError as exc:
+        print(f"newsmon analyze: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
     errors = 0
     try:
         for out in analyze_records(analyzer, _read_jsonl(stream)):
@@ -239,7 +261,7 @@ def cmd_rules(args: argparse.Namespace, settings: Settings) -> int:
     if args.rules_command == "check":
         print(f"{args.rules}: {len(rules)} rules OK")
         return 0
-    with open(args.articles, encoding="utf-8") as f:
+    with open(args.articles, "rb") as f:
         objs = list(_read_jsonl(f))
     enriched = [o for o in objs if isinstance(o, dict) and "tension" in o]
     raw = [o for o in objs if not (isinstance(o, dict) and "tension" in o)]

@@ -75,6 +75,57 @@ def raw_from_dict(obj: Any) -> RawArticle:
     return RawArticle(**kwargs)
 
 
+#: The largest enriched-article record newsmon produces, in bytes of JSON: a quarter of
+#: Kafka's default message limit (1 MiB: the broker's ``message.max.bytes``, the
+#: producer's ``max_request_size``), so an alert built from it fits as well.
+MAX_RECORD_BYTES = 256 * 1024
+#: Evidence items and entities an enriched record carries at most. The score and its
+#: ``by_category`` breakdown count every match; the record keeps the strongest items and
+#: says how many there were (``tension.evidence_total``, ``entities_total``).
+MAX_EVIDENCE = 40
+MAX_ENTITIES = 200
+_MAX_SURFACE_FORMS = 8
+_SHORT_SUMMARY = 2_000
+
+
+def fit_enriched(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with its lists bounded (:data:`MAX_EVIDENCE`, :data:`MAX_ENTITIES`) and
+    its encoded size at most :data:`MAX_RECORD_BYTES`; raises :class:`RecordError` when
+    even the shortened record is larger (the stage dead-letters the article then)."""
+    tension = record.get("tension")
+    if isinstance(tension, dict):
+        evidence = tension.get("evidence") or []
+        tension["evidence_total"] = len(evidence)
+        if len(evidence) > MAX_EVIDENCE:
+            order = sorted(range(len(evidence)), key=lambda i: (
+                bool(evidence[i].get("negated")), -abs(evidence[i].get("weight", 0.0)), i))
+            keep = sorted(order[:MAX_EVIDENCE])
+            tension["evidence"] = [evidence[i] for i in keep]
+    entities = record.get("entities") or []
+    record["entities_total"] = len(entities)
+    if len(entities) > MAX_ENTITIES:
+        order = sorted(range(len(entities)), key=lambda i: (-entities[i].get("count", 0), i))
+        record["entities"] = [entities[i] for i in sorted(order[:MAX_ENTITIES])]
+    size = len(orjson.dumps(record))
+    if size <= MAX_RECORD_BYTES:
+        return record
+    # Past the size: fewer surface forms, a shorter summary, then fewer items.
+    for ent in record.get("entities") or []:
+        ent["surface_forms"] = ent.get("surface_forms", [])[:_MAX_SURFACE_FORMS]
+    if isinstance(record.get("summary"), str):
+        record["summary"] = record["summary"][:_SHORT_SUMMARY]
+    size = len(orjson.dumps(record))
+    if size > MAX_RECORD_BYTES:
+        record["entities"] = (record.get("entities") or [])[:MAX_ENTITIES // 4]
+        if isinstance(tension, dict):
+            tension["evidence"] = (tension.get("evidence") or [])[:MAX_EVIDENCE // 4]
+        size = len(orjson.dumps(record))
+    if size > MAX_RECORD_BYTES:
+        raise RecordError(f"enriched record of {size} bytes exceeds the {MAX_RECORD_BYTES}-byte "
+                          "limit (newsmon.records.MAX_RECORD_BYTES)")
+    return record
+
+
 def decode_raw(data: bytes | str) -> RawArticle:
     try:
         obj = orjson.loads(data)
@@ -93,6 +144,11 @@ def loads(data: bytes | str) -> Any:
 
 def utcnow_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+#: A dead-letter record keeps at most this many bytes of the original (base64 makes it
+#: 4/3 larger); the whole original stays in its source topic at ``topic``/``offset``.
+MAX_DEAD_LETTER_ORIGINAL = 512 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +171,9 @@ class DeadLetter:
             "stage": self.stage,
             "error": self.error[:2000],
             "error_type": self.error_type,
-            "original_b64": base64.b64encode(self.original).decode("ascii"),
+            "original_b64": base64.b64encode(
+                self.original[:MAX_DEAD_LETTER_ORIGINAL]).decode("ascii"),
+            "original_truncated": len(self.original) > MAX_DEAD_LETTER_ORIGINAL,
             "original_key_b64": (base64.b64encode(self.original_key).decode("ascii")
                                  if self.original_key is not None else None),
             "topic": self.topic,

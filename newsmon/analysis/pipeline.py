@@ -19,7 +19,15 @@ from newsmon.analysis.entities import DEFAULT_LEAD_CHARS, EntityExtractor
 from newsmon.analysis.neardup import LSHIndex, Match
 from newsmon.analysis.tension import Lexicon, TensionResult, load_lexicon, score_tension
 from newsmon.analysis.text import html_to_text
-from newsmon.records import SCHEMA_VERSION, RawArticle, utcnow_iso
+from newsmon.records import SCHEMA_VERSION, RawArticle, fit_enriched, utcnow_iso
+
+#: What analysis reads of one article, in characters of text after HTML stripping: the
+#: rest is left out of entities, tension, shingles and the record. Together with the
+#: bounded evidence snippets and list sizes (``newsmon.records.fit_enriched``) this keeps
+#: the work and the record size per article bounded whatever a feed sends.
+MAX_TITLE_CHARS = 1_000
+MAX_SUMMARY_CHARS = 20_000
+MAX_CONTENT_CHARS = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +57,9 @@ def _contained(summary: str, content: str) -> bool:
 
 def article_text(raw: RawArticle) -> ArticleText:
     return ArticleText(
-        title=html_to_text(raw.title).replace("\n", " "),
-        summary=html_to_text(raw.summary),
-        content=html_to_text(raw.content),
+        title=html_to_text(raw.title).replace("\n", " ")[:MAX_TITLE_CHARS],
+        summary=html_to_text(raw.summary)[:MAX_SUMMARY_CHARS],
+        content=html_to_text(raw.content)[:MAX_CONTENT_CHARS],
     )
 
 
@@ -94,7 +102,7 @@ def near_dup_text(raw: RawArticle) -> str:
 def _enriched(raw: RawArticle, text: ArticleText, ents: list[Any], tension: TensionResult,
               match: Match | None) -> dict[str, Any]:
     duplicate_of = match.duplicate_of if match else None
-    return {
+    return fit_enriched({
         "schema_version": SCHEMA_VERSION,
         "id": raw.id,
         "url": raw.url,
@@ -113,7 +121,7 @@ def _enriched(raw: RawArticle, text: ArticleText, ents: list[Any], tension: Tens
         "tension": tension.to_dict(),
         "text_chars": len(text.full()),
         "analyzed_at": utcnow_iso(),
-    }
+    })
 
 
 def raw_from_input(obj: dict[str, Any]) -> RawArticle:

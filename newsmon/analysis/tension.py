@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from newsmon.analysis.text import sentence_spans
+from newsmon.analysis.text import sentence_spans, snippet
 
 SCALE = 40.0
 TITLE_FACTOR = 1.5
@@ -354,7 +354,7 @@ def find_phrases(lexicon: Lexicon, text: str, field: str) -> list[Evidence]:
         out.append(Evidence(
             phrase=phrase.text, matched=text[start_c:end_c], category=phrase.category,
             weight=phrase.weight, field=field, start=start_c, end=end_c,
-            sentence=text[s0:s1].strip(), negated=negated, hedged=hedged,
+            sentence=snippet(text, (s0, s1), (start_c, end_c)), negated=negated, hedged=hedged,
             attributed=attributed,
         ))
         i = end
