@@ -171,11 +171,22 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
         return 2
 
     async def run() -> list[dict[str, Any]]:
+        from tqdm import tqdm
+
         fetcher = Fetcher(policy=AddressPolicy.from_strings(feed_list.allow_private_addresses))
-        try:
-            return list(await asyncio.gather(*(check_feed(fetcher, s) for s in specs)))
-        finally:
-            await fetcher.aclose()
+        # A progress bar on a terminal (stderr) only: tqdm's disable=None turns it off
+        # when stderr is not a TTY, so piped and --json output stay clean.
+        with tqdm(total=len(specs), desc="checking feeds", unit="feed", disable=None,
+                  leave=False) as bar:
+            async def one(spec: FeedSpec) -> dict[str, Any]:
+                report = await check_feed(fetcher, spec)
+                bar.update()
+                return report
+
+            try:
+                return list(await asyncio.gather(*(one(s) for s in specs)))
+            finally:
+                await fetcher.aclose()
 
     reports = asyncio.run(run())
     for r in reports:
@@ -236,10 +247,18 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     sections = [s.strip() for s in args.only.split(",")] if args.only else \
         ["entities", "neardup", "tension"]
+    from tqdm import tqdm
+
     rows = []
-    for row in iter_rows(data, sections):
-        rows.append(row)
-        log.info("%s: %s", row[0], row[1])
+    # Progress on a terminal only (tqdm's disable=None: off when stderr is not a TTY).
+    with tqdm(total=len(sections), desc="eval", unit="section", disable=None,
+              leave=False) as bar:
+        for section in sections:
+            bar.set_postfix_str(section)
+            for row in iter_rows(data, [section]):
+                rows.append(row)
+                log.info("%s: %s", row[0], row[1])
+            bar.update()
     print(render(rows))
     return 0
 
@@ -289,7 +308,9 @@ def cmd_rules(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from newsmon.supervisor import run_all
 
-    return asyncio.run(run_all(settings, sample=args.sample, log_level=args.log_level))
+
+    return asyncio.run(run_all(settings, sample=args.sample, log_level=args.log_level,
+                               verbose=args.verbose))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -331,6 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--feeds", type=Path, help="feed list YAML (default deploy/feeds.yml)")
     r.add_argument("--sample", action="store_true",
                    help="poll the bundled offline sample feed instead of the internet")
+    r.add_argument("--verbose", action="store_true",
+                   help="show the connector's, worker's and broker's logs on the console "
+                        "(default: in <data dir>/logs/newsmon.log)")
     r.set_defaults(func=cmd_run)
 
     ru = sub.add_parser("rules", help="check watchlist rules or test them offline")

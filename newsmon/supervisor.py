@@ -4,6 +4,11 @@ Starts the local Kafka (unless a bootstrap address is configured), the
 connector and a worker as child processes, prints each alert as one
 human-readable line, and on Ctrl-C or SIGTERM stops the children (SIGTERM,
 then SIGKILL after a grace period) and then the broker.
+
+The console shows only alerts and, on a terminal, one status line kept up to date from
+the children's ``/metrics`` (feeds polled, articles in, duplicates, alerts, records
+queued between connector and worker). The children's logs go to a file named at start
+(``<data dir>/logs/newsmon.log``); ``--verbose`` sends them to the console instead.
 """
 
 from __future__ import annotations
@@ -17,10 +22,11 @@ import signal
 import sys
 import tempfile
 import threading
+from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, TextIO
 
 from newsmon.records import loads
 from newsmon.settings import Settings
@@ -66,7 +72,7 @@ def serve_sample() -> tuple[ThreadingHTTPServer, Path]:
     return server, feeds
 
 
-async def _print_alerts(settings: Settings, ready: asyncio.Event) -> None:
+async def _print_alerts(settings: Settings, ready: asyncio.Event, console: Console) -> None:
     from aiokafka import AIOKafkaConsumer
 
     consumer = AIOKafkaConsumer(settings.topics.alerts, **settings.kafka_client_kwargs(),
@@ -77,18 +83,105 @@ async def _print_alerts(settings: Settings, ready: asyncio.Event) -> None:
         ready.set()
         async for msg in consumer:
             try:
-                print(format_alert(loads(msg.value)), flush=True)
+                console.alert(format_alert(loads(msg.value)))
             except (ValueError, KeyError, TypeError) as exc:
                 log.warning("unreadable alert at offset %s: %s", msg.offset, exc)
     finally:
         await consumer.stop()
 
 
-async def _spawn(name: str, args: list[str], env: dict[str, str]) -> asyncio.subprocess.Process:
+async def _spawn(name: str, args: list[str], env: dict[str, str],
+                 logfile: IO[bytes] | None) -> asyncio.subprocess.Process:
     log.info("starting %s", name)
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "newsmon.cli", *args, env=env, stdin=asyncio.subprocess.DEVNULL,
-        start_new_session=True)
+        stdout=logfile, stderr=logfile, start_new_session=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """What the status line shows, read from the connector's and the worker's /metrics."""
+
+    feeds: int = 0
+    polls: int = 0
+    articles: int = 0
+    duplicates: int = 0
+    enriched: int = 0
+    alerts: int = 0
+
+    @property
+    def queued(self) -> int:
+        """Raw articles published but not yet through dedup or enrichment."""
+        return max(0, self.articles - self.duplicates - self.enriched)
+
+    def line(self) -> str:
+        return (f"feeds {self.feeds} · polls {self.polls} · articles in {self.articles} · "
+                f"duplicates {self.duplicates} · alerts {self.alerts} · queued {self.queued}")
+
+
+def parse_status(*expositions: str) -> Status:
+    """A :class:`Status` from Prometheus text expositions (connector's and worker's)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    totals: dict[str, float] = {}
+    for text in expositions:
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name.endswith("_created"):
+                    continue
+                totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
+    def n(name: str) -> int:
+        return int(totals.get(name, 0.0))
+
+    return Status(feeds=n("newsmon_feeds_configured"), polls=n("newsmon_feed_fetches_total"),
+                  articles=n("newsmon_articles_published_total"),
+                  duplicates=n("newsmon_articles_duplicates_total"),
+                  enriched=n("newsmon_articles_enriched_total"), alerts=n("newsmon_alerts_total"))
+
+
+class Console:
+    """Alert lines, and on a terminal a status line redrawn in place below them."""
+
+    def __init__(self, stream: TextIO = sys.stdout) -> None:
+        self.stream = stream
+        self.live = stream.isatty()
+        self.status = ""
+
+    def alert(self, line: str) -> None:
+        if self.live:
+            self.stream.write("\r\033[K")
+        self.stream.write(line + "\n")
+        if self.live and self.status:
+            self.stream.write(self.status)
+        self.stream.flush()
+
+    def update(self, status: str) -> None:
+        self.status = status
+        if self.live:
+            self.stream.write("\r\033[K" + status)
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.live and self.status:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+async def _watch_status(settings: Settings, console: Console, every: float = 2.0) -> None:
+    import httpx
+
+    urls = [f"http://127.0.0.1:{port}/metrics"
+            for port in (settings.connector_metrics_port, settings.worker_metrics_port) if port]
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        while True:
+            texts = []
+            for url in urls:
+                with contextlib.suppress(httpx.HTTPError):
+                    resp = await client.get(url)
+                    texts.append(resp.text)
+            with contextlib.suppress(ValueError):
+                console.update(parse_status(*texts).line())
+            await asyncio.sleep(every)
 
 
 async def _terminate(proc: asyncio.subprocess.Process) -> None:
@@ -104,7 +197,8 @@ async def _terminate(proc: asyncio.subprocess.Process) -> None:
         await proc.wait()
 
 
-async def run_all(settings: Settings, sample: bool = False, log_level: str = "info") -> int:
+async def run_all(settings: Settings, sample: bool = False, log_level: str = "info",
+                  verbose: bool = False) -> int:
     from newsmon.kafka_local import LocalKafka
     from newsmon.topics import ensure_topics
 
@@ -117,6 +211,19 @@ async def run_all(settings: Settings, sample: bool = False, log_level: str = "in
     server = None
     procs: list[asyncio.subprocess.Process] = []
     printer: asyncio.Task[None] | None = None
+    watcher: asyncio.Task[None] | None = None
+    console = Console()
+    logfile: IO[bytes] | None = None
+    log_path = settings.data_dir / "logs" / "newsmon.log"
+    if not verbose:  # this process's own logs (Kafka clients included) go to the file too
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        logfile = open(log_path, "ab")  # noqa: SIM115 - closed in finally
+        root = logging.getLogger()
+        handler = logging.FileHandler(log_path)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+        for old in root.handlers[:]:
+            root.removeHandler(old)
+        root.addHandler(handler)
     try:
         if not settings.bootstrap_servers:
             kafka = LocalKafka(data_dir=settings.data_dir / "kafka")
@@ -128,19 +235,21 @@ async def run_all(settings: Settings, sample: bool = False, log_level: str = "in
             settings = settings.with_(feeds_file=feeds_file)
         await ensure_topics(settings)
         ready = asyncio.Event()
-        printer = asyncio.create_task(_print_alerts(settings, ready))
+        printer = asyncio.create_task(_print_alerts(settings, ready, console))
         await asyncio.wait_for(ready.wait(), 60)
         env = dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=str(settings.bootstrap_servers),
                    NEWSMON_FEEDS_FILE=str(settings.feeds_file),
                    NEWSMON_ALERT_THRESHOLD=str(settings.alert_threshold),
                    NEWSMON_DATA_DIR=str(settings.data_dir))
         common = ["--log-level", log_level]
-        procs.append(await _spawn("worker", [*common, "worker"], env))
-        procs.append(await _spawn("connector", [*common, "connector"], env))
+        procs.append(await _spawn("worker", [*common, "worker"], env, logfile))
+        procs.append(await _spawn("connector", [*common, "connector"], env, logfile))
+        logs = "on this console" if verbose else f"in {log_path} (--verbose shows them here)"
         print(f"newsmon running: Kafka {settings.bootstrap_servers}, feeds {settings.feeds_file}, "
               f"metrics http://{settings.metrics_host}:{settings.connector_metrics_port}/metrics "
-              f"(connector) and :{settings.worker_metrics_port}/metrics (worker). "
+              f"(connector) and :{settings.worker_metrics_port}/metrics (worker); logs {logs}. "
               "Ctrl-C stops.", flush=True)
+        watcher = asyncio.create_task(_watch_status(settings, console))
         waiters = [asyncio.create_task(p.wait()) for p in procs]
         stopper = asyncio.create_task(stop.wait())
         await asyncio.wait([*waiters, stopper], return_when=asyncio.FIRST_COMPLETED)
@@ -148,12 +257,23 @@ async def run_all(settings: Settings, sample: bool = False, log_level: str = "in
             w.cancel()
         stopper.cancel()
         if not stop.is_set():
-            log.error("a child process exited (codes %s); stopping",
-                      [p.returncode for p in procs])
+            codes = [p.returncode for p in procs]
+            log.error("a child process exited (codes %s); stopping", codes)
+            if not verbose:
+                print(f"newsmon: a child process exited (codes {codes}); its log is in "
+                      f"{log_path}", file=sys.stderr, flush=True)
             return 1
         return 0
     finally:
-        print("newsmon: stopping", flush=True)
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await watcher
+        console.close()
+        if console.status:
+            print(f"newsmon: stopping ({console.status})", flush=True)
+        else:
+            print("newsmon: stopping", flush=True)
         await asyncio.gather(*(_terminate(p) for p in procs))
         if printer is not None:
             printer.cancel()
@@ -163,3 +283,5 @@ async def run_all(settings: Settings, sample: bool = False, log_level: str = "in
             server.shutdown()
         if kafka is not None:
             await asyncio.to_thread(kafka.stop)
+        if logfile is not None:
+            logfile.close()
