@@ -83,6 +83,9 @@ class Settings:
     trend_z: float = 3.0
     trend_min_volume: int = 5
     ner_lead_chars: int = 200  # = newsmon.analysis.entities.DEFAULT_LEAD_CHARS
+    # Retention of the topics newsmon creates that people and replays read (raw, articles,
+    # alerts, trend alerts, dead letters): `newsmon replay` reaches back this far.
+    retention_days: float = 14.0
     metrics_host: str = "127.0.0.1"
     connector_metrics_port: int = 9464
     worker_metrics_port: int = 9465
@@ -110,6 +113,7 @@ class Settings:
             ("trend_baseline_windows", self.trend_baseline_windows >= 1, "at least 1"),
             ("trend_min_volume", self.trend_min_volume >= 0, "0 or more"),
             ("ner_lead_chars", self.ner_lead_chars >= 0, "0 (the whole text) or more"),
+            ("retention_days", 0 < self.retention_days <= 3650, "more than 0, at most 3650"),
             ("poll_interval", self.poll_interval > 0, "above 0"),
             ("connector_metrics_port", 0 <= self.connector_metrics_port <= 65535, "0-65535"),
             ("worker_metrics_port", 0 <= self.worker_metrics_port <= 65535, "0-65535"),
@@ -176,6 +180,7 @@ class Settings:
                 analysis_nice=num("NEWSMON_ANALYSIS_NICE", int, d.analysis_nice),
                 trend_min_volume=num("NEWSMON_TREND_MIN_VOLUME", int, d.trend_min_volume),
                 ner_lead_chars=num("NEWSMON_NER_LEAD_CHARS", int, d.ner_lead_chars),
+                retention_days=num("NEWSMON_RETENTION_DAYS", float, d.retention_days),
                 kafka_security=security,
             )
         except SettingsError as exc:

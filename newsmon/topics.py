@@ -1,4 +1,10 @@
-"""Create newsmon's topics with the configured partition counts (idempotent)."""
+"""Create newsmon's topics with the configured partition counts (idempotent).
+
+The topics people, downstream services and ``newsmon replay`` read (raw, articles,
+alerts, trend alerts, dead letters) are created with ``retention.ms`` from
+``Settings.retention_days`` (default 14 days); the internal ones keep the broker's
+default. A topic that exists already is left as it is.
+"""
 
 from __future__ import annotations
 
@@ -23,12 +29,15 @@ async def ensure_topics(settings: Settings, replication: int = 1,
     t = settings.topics
     wanted = [t.raw, t.unique, t.bands, t.bandhits, t.analyze, t.stories, t.countries,
               t.sweeps, t.articles, t.alerts, t.trend_alerts, t.deadletter, *extra]
+    retained = {t.raw, t.articles, t.alerts, t.trend_alerts, t.deadletter}
+    retention = {"retention.ms": str(int(settings.retention_days * 86_400_000))}
     admin = AIOKafkaAdminClient(**settings.kafka_client_kwargs())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         new = [NewTopic(name, settings.band_partitions if name == t.bands
-                        else settings.partitions, replication)
+                        else settings.partitions, replication,
+                        topic_configs=retention if name in retained else None)
                for name in wanted if name not in existing]
         if new:
             with contextlib.suppress(TopicAlreadyExistsError):
