@@ -107,6 +107,16 @@ def test_each_settings_variable_sets_its_field_and_its_default_is_the_documented
                 assert value == str(default), f"{var}: default {cell}, Settings {default}"
 
 
+def test_every_metric_is_documented() -> None:
+    """Every metric newsmon/metrics.py defines has its row in docs/operations.md."""
+    source = (ROOT / "newsmon" / "metrics.py").read_text("utf-8")
+    defined = set(re.findall(r'"(newsmon_[a-z0-9_]+)"', source))
+    rows = set(re.findall(r"^\|\s*`(newsmon_[a-z0-9_]+)`",
+                          (ROOT / "docs" / "operations.md").read_text("utf-8"), re.MULTILINE))
+    assert defined, "no metric found in newsmon/metrics.py"
+    assert not defined - rows, f"missing from docs/operations.md: {sorted(defined - rows)}"
+
+
 # A development diary: "ninth session", "session 12", "tried and not kept", "work period".
 ORDINALS = ("first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|"
             "twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|"
