@@ -1,4 +1,4 @@
-# Benchmarks (docs/benchmarks.md): scripts that print tables, on a real local broker.
+# Benchmarks (docs/performance.md): scripts that print tables, on a real local broker.
 # The README's two commands are scripts/run and scripts/test; this file adds only these.
 PY := .venv/bin/python
 
@@ -14,6 +14,6 @@ bench: setup
 	$(PY) -m bench.feedfarm
 	$(PY) -m bench.pipeline
 
-# Worker RSS over 1,000,000 small articles (20 samples): about two and a half hours.
+# Worker RSS over 1,000,000 small articles (20 samples): about two hours.
 bench-memory: setup
 	$(PY) -m bench.pipeline --sections memory --small 1000000 --samples 20

@@ -437,8 +437,8 @@ def main() -> None:
     ap.add_argument("--sections", default="throughput,latency,stages,memory",
                     help="comma-separated: throughput, latency, stages, memory")
     ap.add_argument("--rate", type=float, help="latency run rate (default: half the sustained)")
-    # 300 articles gave ~260 alerts, so p99 was the third-worst: four runs of the same
-    # code at 30/s read 572-818 ms (eleventh session). 1,500 (30 s at 50/s) give ~1,300.
+    # Enough alerts for a stable p99: 1,500 articles (30 s at 50/s) give ~1,300, where
+    # 300 give ~260 and their p99 is the third-worst alert.
     ap.add_argument("--latency-articles", type=int, default=1500,
                     help="articles replayed for the latency run (~85 %% of them alert)")
     args = ap.parse_args()
@@ -452,8 +452,8 @@ def main() -> None:
             rows.append((name, value))
             print(f"  {name}: {value}", file=sys.stderr, flush=True)
 
-        # The model's speed depends on the spaCy build: the 3.8.8-3.8.18 wheels ran
-        # the NER at half the speed of 3.8.7's (docs/benchmarks.md, eleventh session).
+        # The model's speed depends on the spaCy build: the 3.8.8-3.8.18 wheels run
+        # the NER at half the speed of 3.8.7's (docs/performance.md).
         import spacy
         import thinc
 
@@ -461,13 +461,13 @@ def main() -> None:
         ours = args.rate * 2 if args.rate else 0.0
         if "throughput" in sections:
             # The passthrough first: it also warms the freshly started broker up, which
-            # otherwise slowed whichever run came first (by ~10-20 % in repeated runs).
+            # otherwise slows whichever run comes first (by ~10-20 %).
             ceiling = passthrough(bootstrap, tmp, raws)
             note("passthrough ceiling (aiokafka consume->produce)", f"{ceiling:.0f} records/s")
             # The passthrough does not warm what a Faust worker uses (group coordination,
-            # changelogs, dozens of partitions): in alternating runs the first worker run
-            # on a fresh broker was the slowest of its series every time, with 2-3x the
-            # broker CPU of later ones. So one worker run on other articles goes first.
+            # changelogs, dozens of partitions): the first worker run on a fresh broker is
+            # the slowest, with 2-3x the broker CPU of later ones. So one worker run on
+            # other articles goes first.
             warm, _ = throughput(bootstrap, tmp, build_articles(300, seed=3),
                                  [sys.executable, "-m", "newsmon.cli", "worker"])
             note("warm-up worker run, 300 other articles (not counted)", f"{warm:.1f} articles/s")

@@ -53,12 +53,11 @@ class Settings:
     topics: Topics = field(default_factory=Topics)
     partitions: int = 4
     # The LSH band index's own partition count (topic news.bands and the lsh-memberships
-    # changelog). An article's 20 bands spread over every bands partition, and each costs
-    # it a probe, an answer and a membership record: 1 partition is 3 records per article
-    # instead of 12 with 4. The lookup itself is 0.06 ms per article, so one partition's
-    # stage costs little beside the analysis. Raise it only when one worker's band
-    # lookups are the bound. An existing bands topic keeps its count; the worker uses
-    # that (newsmon.topics).
+    # changelog). An article's bands spread over every bands partition, and each costs
+    # it a probe, an answer and a membership record, while one partition's lookups cost
+    # little beside the analysis (0.06 ms per article). Raise it only when one worker's
+    # band lookups are the bound. An existing bands topic keeps its count; the worker
+    # uses that (newsmon.topics).
     band_partitions: int = 1
     app_id: str = "newsmon"
     alert_threshold: int = 60
@@ -68,16 +67,15 @@ class Settings:
     trend_window_seconds: int = 3600
     sweep_seconds: float = 30.0
     session_timeout: float = 30.0
-    # One analysis process per usable CPU: spaCy runs there, beside the event loop.
-    # On the 2-core machine 2 processes moved 53-55 full-text articles/s end to end
-    # against 42-47 for 1 (docs/benchmarks.md); each holds the model (~160 MB).
+    # One analysis process per usable CPU: spaCy runs there, beside the event loop, so
+    # the analysis uses every core; each process holds the model (~160 MB).
     analysis_processes: int = field(default_factory=usable_cpus)
     # Niceness added to the analysis processes (os.nice), so the event loop and a local
     # broker run first when the cores are busy: their work per record is short, the
     # analysis's long, and every hop of an article otherwise waits behind analysis time
-    # slices. 0 (the default) leaves them at the worker's priority: with 10 on the 2-core
-    # machine, where the analysis is the bound, raw -> alert p99 at 35/s was 1,798 ms
-    # (docs/benchmarks.md, ninth session).
+    # slices. 0 (the default) leaves them at the worker's priority: where the analysis is
+    # the bound, lower-priority analysis falls behind (10 on the 2-core machine: raw ->
+    # alert p99 1.8 s at 35/s).
     analysis_nice: int = 0
     trend_baseline_windows: int = 24
     trend_z: float = 3.0
@@ -96,7 +94,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         # Refuse values that would only fail later, far from their cause (a negative
-        # niceness was silently ignored; 0 partitions failed inside topic creation).
+        # niceness cannot be honoured; 0 partitions would fail inside topic creation).
         checks: list[tuple[str, bool, str]] = [
             ("partitions", self.partitions >= 1, "at least 1"),
             ("band_partitions", self.band_partitions >= 1, "at least 1"),
