@@ -35,11 +35,17 @@ import numpy as np
 from newsmon.expiry import ExpiryQueue
 
 SHINGLE = 5
-BANDS = 20
-ROWS = 5
-PERMS = BANDS * ROWS
-DUP_BANDS = 4      # P(>=4 of 20 | s=0.9) ~ 1.0; (| s=0.5) ~ 0.0001
-STORY_BANDS = 2
+FULL_BANDS = 40    # bands over the whole text's shingles ...
+ROWS = 2           # ... of ROWS MinHash values each: P(band shared) = s**2
+LEAD_WORDS = 20    # the lead: the first words after the dateline (what a feed summary keeps)
+LEAD_SHINGLE = 2   # the lead's shingles: word pairs (one changed word costs 2 of ~19)
+LEAD_BANDS = 16    # bands over the lead's shingles ...
+LEAD_ROWS = 3      # ... of LEAD_ROWS values each: P(band shared) = s_lead**3
+BANDS = FULL_BANDS + LEAD_BANDS   # band keys per article (the streams wait for them all)
+FULL_PERMS = FULL_BANDS * ROWS
+PERMS = FULL_PERMS + LEAD_BANDS * LEAD_ROWS
+DUP_BANDS = 7      # shared keys (either kind) for a near-duplicate, see ``decide``
+STORY_BANDS = 4    # shared keys for the same story
 _P = np.uint64((1 << 31) - 1)
 _rng = np.random.default_rng(20211202)
 _A = _rng.integers(1, int(_P), PERMS, dtype=np.uint64)
@@ -55,34 +61,105 @@ class Membership(TypedDict):
     t: float
 
 
-def shingle_hashes(text: str, k: int = SHINGLE) -> np.ndarray:
-    words = _WORD.findall(text.lower())
+# -- normalisation: what a syndication network changes is not part of the story ------------
+
+# A wire headline's slug ("UPDATE 2-", "EXCLUSIVE-", "RPT-", "Breaking: ").
+_PREFIX = re.compile(r"^\s*(?:(?:UPDATE|WRAPUP|REFILE|CORRECTED|RPT|EXCLUSIVE|ANALYSIS|"
+                     r"FACTBOX|INSIGHT|BREAKING|LIVE|UPDATED)(?:\s+\d+)?\s*[-:—–]\s*)+", re.I)
+# A footer or furniture paragraph: credits, copyright, newsletter and social prompts.
+_FOOTER = re.compile(
+    r"^\s*(?:(?:additional\s+)?(?:reporting|writing|editing|edited|written|compiled|"
+    r"produced|translated)\s+by\b|\(c\)|©|copyright\b|our standards\b|sign up\b|"
+    r"subscribe\b|follow us\b|read more\b|related(?: coverage| articles)?\s*:|"
+    r"click here\b|download (?:our|the) app|advertisement\s*$|listen to this article|"
+    r"this article is more than .{1,20} old)|all rights reserved", re.I)
+_BYLINE = re.compile(r"^\s*By\s+[A-Z][\w.'’-]*(?:\s+[\w.'’-]+){0,6}\s*$")
+# "LONDON (Reuters) - ", "MOSCOW, Dec 2 (AFP) - ", "PARIS — ", "(Reuters) — ", "Kyiv (AP) -".
+_DATELINE = re.compile(r"\s*(?P<place>[^\n()]{0,60}?)\s*(?P<agency>\([^()\n]{1,30}\))?"
+                       r"\s*(?:--?|—|–|:)\s+")
+_CAPS_PLACE = re.compile(r"[A-Z][A-Z .'’/-]*(?:,\s*[A-Za-z]+\.?(?:\s+\d{1,2})?"
+                         r"(?:,\s*\d{4})?)?")
+_DATELINE_START = re.compile(r"[A-Z][A-Z .'’/-]*(?:,[^\n()]{0,20})?\s*(?:\([^()\n]{1,30}\))?\s*"
+                             r"(?:--?|—|–)\s")
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)]*\s*$")
+
+
+def _strip_dateline(para: str) -> str:
+    m = _DATELINE.match(para)
+    if m is None:
+        return para
+    place, agency = m.group("place").strip(), m.group("agency")
+    if (agency is not None and len(place.split()) <= 5) or (
+            place and _CAPS_PLACE.fullmatch(place)):
+        return para[m.end():]
+    return para
+
+
+def normalise(text: str) -> list[str]:
+    """The words that identify a story, lower-cased: without the headline and byline lines
+    before the body, the wire slug, the dateline, footers and furniture paragraphs (credits,
+    copyright, newsletter prompts), and punctuation. A wire copy and its original differ in
+    exactly these; two stories never differ only in them."""
+    paras = [p.strip() for p in text.split("\n") if p.strip()]
+    paras = [p for p in paras if not (len(p) < 400 and _FOOTER.search(p))]
+    # Lines before the body (a headline: short, no sentence end; a byline), when the body
+    # starts within the first four paragraphs: a list of short lines is left alone.
+    body = next((i for i, p in enumerate(paras[:4])
+                 if not _BYLINE.match(p) and (len(p.split()) > 20 or _SENTENCE_END.search(p)
+                                              or _DATELINE_START.match(p))), 0)
+    del paras[:body]
+    if paras:
+        first = _PREFIX.sub("", paras[0])
+        for _ in range(2):  # a copy's dateline before the original's
+            first = _strip_dateline(first)
+        paras[0] = first
+    return _WORD.findall(" ".join(paras).lower())
+
+
+def _hashes(words: Sequence[str], k: int = SHINGLE) -> np.ndarray:
     if len(words) < k:
-        grams = [" ".join(words)] if words else []
+        grams = {" ".join(words)} if words else set()
     else:
-        grams = [" ".join(words[i:i + k]) for i in range(len(words) - k + 1)]
-    return np.fromiter((zlib.crc32(g.encode()) & 0x7FFFFFFF for g in set(grams)),
-                       dtype=np.uint64)
+        grams = {" ".join(words[i:i + k]) for i in range(len(words) - k + 1)}
+    return np.fromiter((zlib.crc32(g.encode()) & 0x7FFFFFFF for g in grams), dtype=np.uint64)
+
+
+def shingle_hashes(text: str, k: int = SHINGLE) -> np.ndarray:
+    """CRC32 hashes of the ``k``-word shingles of the normalised text (:func:`normalise`)."""
+    return _hashes(normalise(text), k)
+
+
+def _minhash(h: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    sig = np.full(a.size, int(_P), dtype=np.uint64)
+    for chunk in range(0, h.size, 2048):  # bounded temporary (perms x 2048)
+        part = h[chunk:chunk + 2048]
+        vals = (a[:, None] * part[None, :] + b[:, None]) % _P
+        np.minimum(sig, vals.min(axis=1), out=sig)
+    return sig
 
 
 def signature(text: str) -> np.ndarray:
-    """``PERMS`` MinHash values (uint32); all 0x7FFFFFFF for text without words."""
-    h = shingle_hashes(text)
+    """``PERMS`` MinHash values (uint32): ``FULL_PERMS`` over the normalised text's shingles,
+    then the rest over its lead's (the first ``LEAD_WORDS`` words). All 0x7FFFFFFF for text
+    without words."""
+    words = normalise(text)
+    h = _hashes(words)
     if h.size == 0:
         return np.full(PERMS, 0x7FFFFFFF, dtype=np.uint32)
-    sig = np.full(PERMS, int(_P), dtype=np.uint64)
-    for chunk in range(0, h.size, 2048):  # bounded temporary (PERMS x 2048)
-        part = h[chunk:chunk + 2048]
-        vals = (_A[:, None] * part[None, :] + _B[:, None]) % _P
-        np.minimum(sig, vals.min(axis=1), out=sig)
-    return sig.astype(np.uint32)
+    full = _minhash(h, _A[:FULL_PERMS], _B[:FULL_PERMS])
+    lead = _minhash(_hashes(words[:LEAD_WORDS], LEAD_SHINGLE), _A[FULL_PERMS:], _B[FULL_PERMS:])
+    return np.concatenate([full, lead]).astype(np.uint32)
 
 
 def band_keys(sig: np.ndarray) -> list[str]:
-    """One key per band: the band number and a hash of its rows."""
-    rows = sig.reshape(BANDS, ROWS)
-    return [f"{i}:{hashlib.blake2b(rows[i].tobytes(), digest_size=8).hexdigest()}"
-            for i in range(BANDS)]
+    """One key per band: the band's name (its number; ``L`` and a number for the lead's) and
+    a hash of its rows. ``BANDS`` keys."""
+    full = sig[:FULL_PERMS].reshape(FULL_BANDS, ROWS)
+    lead = sig[FULL_PERMS:].reshape(LEAD_BANDS, LEAD_ROWS)
+    return ([f"{i}:{hashlib.blake2b(full[i].tobytes(), digest_size=8).hexdigest()}"
+             for i in range(FULL_BANDS)]
+            + [f"L{i}:{hashlib.blake2b(lead[i].tobytes(), digest_size=8).hexdigest()}"
+               for i in range(LEAD_BANDS)])
 
 
 def probe_band(members: list[list[Any]], article_id: str, t: float,
@@ -215,7 +292,8 @@ def lost_bands(keys: Sequence[str], answered: Collection[str], probed: float,
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.mean(a == b))
+    """Estimated shingle Jaccard of two signatures' texts (the whole-text MinHash values)."""
+    return float(np.mean(a[:FULL_PERMS] == b[:FULL_PERMS]))
 
 
 @dataclass(frozen=True, slots=True)

@@ -363,58 +363,77 @@ def _band(j: float) -> str:
     return next(name for lo, hi, name in OVERLAP_BANDS if lo <= j < hi)
 
 
-def evaluate(articles: Mapping[str, tuple[str, str]], seed: int = 7,
-             decide_pair: Callable[[str, str], bool] = is_duplicate) -> Result:
-    """Recall and false duplicates on ``articles`` (key -> (site, body)) at least 40 words
-    long. ``decide_pair(a, b)``: is ``b`` a near-duplicate of the earlier ``a``?"""
+@dataclass(frozen=True, slots=True)
+class Pair:
+    group: str     # the transform of a copy, the kind of negative
+    first: str     # seen first
+    second: str
+    copy: bool     # a copy of ``first`` (else a distinct story)
+
+
+def build_pairs(articles: Mapping[str, tuple[str, str]], seed: int = 7) -> list[Pair]:
+    """The copies and the distinct-story pairs made from ``articles`` (key -> (site, body))
+    at least 40 words long."""
     rng = random.Random(seed)
     keys = sorted(k for k, (_, body) in articles.items() if len(body.split()) >= 40)
     bodies = [articles[k][1] for k in keys]
     originals = [dress(b, rng, headline=_headline(b, rng) if rng.random() < 0.5 else None,
                        dateline=rng.random() < 0.7, footer=rng.random() < 0.7)
                  for b in bodies]
+    out = [Pair(kind, orig, copy, True)
+           for body, orig in zip(bodies, originals, strict=True)
+           for kind, copy in syndicated_copies(body, rng)]
+    n = len(originals)
+    out += [Pair("all pairs", originals[i], originals[j], False)
+            for i in range(n) for j in range(i + 1, n)]
+    sites: dict[str, list[int]] = {}
+    for i, k in enumerate(keys):
+        sites.setdefault(articles[k][0], []).append(i)
+    out += [Pair("same site", originals[i], originals[j], False)
+            for idx in sites.values() for a, i in enumerate(idx) for j in idx[a + 1:]]
+    nearest = nearest_pairs(bodies)
+    out += [Pair("same topic", originals[i], originals[j], False) for i, j in nearest]
+    # Same site furniture: one headline style, dateline, preamble, footer and boilerplate.
+    for i, j in nearest[:60]:
+        house = random.Random(rng.random())
+        footer = _footer(house)
+        a, b = (f"LIVE: {_headline(x, rng)}\n\nAdvertisement\n\nListen to this article\n\n"
+                f"LONDON (Reuters) - {x}\n\n{BOILERPLATE}\n\n"
+                f"Reporting by Kate Holton; Editing by Nick Macfie\n\n{footer}"
+                for x in (bodies[i], bodies[j]))
+        out.append(Pair("shared boilerplate", a, b, False))
+    for family, items in template_items(rng).items():
+        out += [Pair(f"template: {family}", items[i], items[j], False)
+                for i in range(len(items)) for j in range(i + 1, len(items))]
+    return out
+
+
+def score(pairs: Sequence[Pair],
+          decide_pair: Callable[[str, str], bool] = is_duplicate) -> Result:
+    """Recall per transform and overlap band, false duplicates per group of negatives (a
+    negative counts as false when either order is called a duplicate)."""
     res = Result()
-    for body, orig in zip(bodies, originals, strict=True):
-        for kind, copy in syndicated_copies(body, rng):
-            hit = decide_pair(orig, copy)
-            j, c = overlap(orig, copy)
-            res.recall.setdefault(kind, []).append(hit)
+    for p in pairs:
+        if p.copy:
+            hit = decide_pair(p.first, p.second)
+            j, c = overlap(p.first, p.second)
+            res.recall.setdefault(p.group, []).append(hit)
             res.by_band.setdefault(_band(j), []).append(hit)
             if j < 0.5:
                 cband = ">=0.9" if c >= 0.9 else "0.7-0.9" if c >= 0.7 else "<0.7"
                 res.by_containment.setdefault(cband, []).append(hit)
+        else:
+            res.negatives.setdefault(p.group, []).append(
+                decide_pair(p.first, p.second) or decide_pair(p.second, p.first))
     res.by_band = {name: res.by_band.get(name, []) for _, _, name in OVERLAP_BANDS}
-    n = len(originals)
-    res.negatives["all pairs"] = [decide_pair(originals[i], originals[j])
-                                  or decide_pair(originals[j], originals[i])
-                                  for i in range(n) for j in range(i + 1, n)]
-    sites: dict[str, list[int]] = {}
-    for i, k in enumerate(keys):
-        sites.setdefault(articles[k][0], []).append(i)
-    res.negatives["same site"] = [res.negatives["all pairs"][_pair_index(i, j, n)]
-                                  for idx in sites.values() for a, i in enumerate(idx)
-                                  for j in idx[a + 1:]]
-    res.negatives["same topic"] = [res.negatives["all pairs"][_pair_index(i, j, n)]
-                                   for i, j in nearest_pairs(bodies)]
-    # Same site furniture: one headline style, dateline, footer and boilerplate paragraph.
-    furniture = []
-    for i, j in nearest_pairs(bodies)[:60]:
-        house = random.Random(rng.random())
-        a, b = (f"LIVE: {_headline(x, rng)}\n\nLONDON (Reuters) - {x}\n\n{BOILERPLATE}\n\n"
-                f"Reporting by Kate Holton; Editing by Nick Macfie\n\n{_footer(house)}"
-                for x in (bodies[i], bodies[j]))
-        furniture.append(decide_pair(a, b) or decide_pair(b, a))
-    res.negatives["shared boilerplate"] = furniture
-    for family, items in template_items(rng).items():
-        res.negatives[f"template: {family}"] = [
-            decide_pair(items[i], items[j]) or decide_pair(items[j], items[i])
-            for i in range(len(items)) for j in range(i + 1, len(items))]
+    res.by_containment = {name: res.by_containment.get(name, [])
+                          for name in (">=0.9", "0.7-0.9", "<0.7")}
     return res
 
 
-def _pair_index(i: int, j: int, n: int) -> int:
-    """Position of pair (i, j), i < j, in the row-major list of pairs of n items."""
-    return i * n - i * (i + 1) // 2 + (j - i - 1)
+def evaluate(articles: Mapping[str, tuple[str, str]], seed: int = 7,
+             decide_pair: Callable[[str, str], bool] = is_duplicate) -> Result:
+    return score(build_pairs(articles, seed), decide_pair)
 
 
 def eval_syndication(articles: Mapping[str, tuple[str, str]] | Sequence[str], seed: int = 7,
