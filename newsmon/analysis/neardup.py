@@ -368,52 +368,20 @@ class LSHIndex:
                     del self.bands[key]
 
 
-# -- evaluation: a syndication set built from real texts ------------------------------------
-
-FOOTER = ("\n\nCopyright 2026 The Wire Service. All rights reserved. This material may not be "
-          "published, broadcast, rewritten or redistributed without permission.")
-DATELINES = ("LONDON (Wire) - ", "WASHINGTON, Nov 2 (Wire) - ", "PARIS — ", "NEW YORK (AP) — ")
-
+# -- evaluation: :mod:`newsmon.analysis.syndication` (imported on use: it imports this module)
 
 def syndicated_copies(text: str, rng: random.Random) -> Iterator[tuple[str, str]]:
-    """(kind, copy) pairs a syndication network makes of one article."""
-    words = text.split()
-    yield "dateline", rng.choice(DATELINES) + text
-    first_end = text.find(". ")
-    yield "first sentence cut", text[first_end + 2:] if 0 < first_end < len(text) // 2 else text
-    yield "footer", text + FOOTER
-    edited = list(words)
-    for i in rng.sample(range(len(edited)), max(1, len(edited) // 50)):
-        edited[i] = rng.choice(("reportedly", "officials", "said", "the", "new", "also"))
-    yield "2% words changed", " ".join(edited)
-    yield "retitled", "UPDATE: " + text
+    """(kind, copy) pairs a syndication network makes of one article (see
+    :func:`newsmon.analysis.syndication.syndicated_copies`)."""
+    from newsmon.analysis.syndication import syndicated_copies as copies
+
+    return copies(text, rng)
 
 
-def eval_syndication(texts: Sequence[str], seed: int = 7) -> list[tuple[str, str, str]]:
-    import time
+def eval_syndication(articles: Mapping[str, tuple[str, str]] | Sequence[str],
+                     seed: int = 7) -> list[tuple[str, str, str]]:
+    """``newsmon eval``'s near-duplicate rows (:func:`newsmon.analysis.syndication.
+    eval_syndication`): dev and test parts of the benchmark, key -> (site, body)."""
+    from newsmon.analysis.syndication import eval_syndication as run
 
-    rng = random.Random(seed)
-    originals = [t for t in texts if len(t.split()) >= 80]
-    index = LSHIndex()
-    false_dups = 0
-    t0 = time.perf_counter()
-    for i, text in enumerate(originals):
-        if index.add(f"o{i}", text).duplicate_of is not None:
-            false_dups += 1
-    found: dict[str, list[bool]] = {}
-    n_copies = 0
-    for i, text in enumerate(originals):
-        for kind, copy in syndicated_copies(text, rng):
-            n_copies += 1
-            m = index.add(f"c{i}-{kind}", copy)
-            found.setdefault(kind, []).append(m.duplicate_of == f"o{i}")
-    rate = (len(originals) + n_copies) / (time.perf_counter() - t0)
-    recall = sum(sum(v) for v in found.values()) / n_copies
-    by_kind = ", ".join(f"{k} {sum(v) / len(v):.2f}" for k, v in found.items())
-    return [
-        ("near-duplicates: copy recall", f"{recall:.3f} ({by_kind})",
-         f"{len(originals)} real articles, {n_copies} syndicated copies"),
-        ("near-duplicates: false-duplicate rate", f"{false_dups / len(originals):.4f}",
-         f"{len(originals)} distinct articles"),
-        ("near-duplicates: signature + LSH speed", f"{rate:.0f} articles/s", "same set"),
-    ]
+    return run(articles, seed)

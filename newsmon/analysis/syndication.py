@@ -249,8 +249,9 @@ def template_items(rng: random.Random, n: int = 30) -> dict[str, list[str]]:
     def football() -> str:
         h, a = rng.sample(_TEAMS, 2)
         g1, g2 = rng.randint(0, 4), rng.randint(0, 4)
-        return (f"{h} {g1}-{g2} {a}\n\n{h} {'beat' if g1 > g2 else 'drew with' if g1 == g2 else 'lost to'} "
-                f"{a} {g1}-{g2} at home on Saturday. {rng.choice(NAMES)} scored in the "
+        verb = "beat" if g1 > g2 else "drew with" if g1 == g2 else "lost to"
+        return (f"{h} {g1}-{g2} {a}\n\n{h} {verb} {a} {g1}-{g2} at home on Saturday. "
+                f"{rng.choice(NAMES)} scored in the "
                 f"{rng.randint(2, 90)}th minute and {rng.choice(NAMES)} was booked. The result "
                 f"leaves {h} {rng.randint(1, 20)}th in the table with {rng.randint(5, 80)} "
                 f"points.")
