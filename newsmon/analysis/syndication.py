@@ -40,6 +40,8 @@ NAMES = ("Guy Faulconbridge", "Maria Tsvetkova", "Jonathan Landay", "Sarah Marsh
          "Polina Devitt", "Mark Heinrich", "Nick Macfie", "Jan Harvey", "Chizu Nomiyama")
 PREFIXES = ("UPDATE 1-", "UPDATE 2-", "UPDATE 3-", "EXCLUSIVE-", "RPT-", "WRAPUP 1-",
             "CORRECTED-", "ANALYSIS-", "Breaking: ", "LIVE: ")
+UNSEEN_PREFIXES = ("REFILE-UPDATE 1-", "UPDATE 4-", "BREAKING NEWS: ", "Exclusive: ",
+                   "WATCH: ", "Opinion | ")
 TAIL_WORDS = ("reportedly", "officials", "said", "new", "also", "further", "local",
               "according", "major", "recent", "several", "senior", "key", "latest")
 BOILERPLATE = (
@@ -50,19 +52,26 @@ BOILERPLATE = (
     "office.")
 
 
-def _dateline(rng: random.Random) -> str:
+def _dateline(rng: random.Random, unseen: bool = False) -> str:
     city, agency = rng.choice(CITIES), rng.choice(AGENCIES)
     day = f"{rng.choice(MONTHS)} {rng.randint(1, 28)}"
-    return rng.choice((
+    options: tuple[str, ...] = (
         f"{city} ({agency}) - ", f"{city}, {day} ({agency}) - ", f"{city} — ",
         f"{city}, {day} — ", f"{city.title()} ({agency}) — ", f"{city}: ",
         f"By {rng.choice(NAMES)}\n\n{city} ({agency}) - ",
-        f"By {rng.choice(NAMES)} and {rng.choice(NAMES)}\n\n"))
+        f"By {rng.choice(NAMES)} and {rng.choice(NAMES)}\n\n")
+    if unseen:  # styles the test part adds (the normalisation was written without them)
+        options += (
+            f"{city}, {day} ({agency}) -- ", f"{city.title()}, {day}. ({agency}) – ",
+            f"{city} ({agency}) ", f"{city.title()}, Ukraine — ",
+            f"By {rng.choice(NAMES)}, {agency} correspondent\n\n{city} - ",
+            f"{rng.choice(NAMES)} | {agency} | Updated {day}, 2021 10:42 GMT\n\n")
+    return rng.choice(options)
 
 
-def _footer(rng: random.Random) -> str:
+def _footer(rng: random.Random, unseen: bool = False) -> str:
     year = rng.randint(2015, 2026)
-    options = (
+    options: tuple[str, ...] = (
         f"Reporting by {rng.choice(NAMES)} in {rng.choice(CITIES).title()}; Additional "
         f"reporting by {rng.choice(NAMES)}; Editing by {rng.choice(NAMES)}",
         f"(c) {year} {rng.choice(AGENCIES)}. All rights reserved.",
@@ -76,6 +85,14 @@ def _footer(rng: random.Random) -> str:
         "Facebook for the latest updates.",
         f"Writing by {rng.choice(NAMES)}; editing by {rng.choice(NAMES)} and "
         f"{rng.choice(NAMES)}")
+    if unseen:
+        options += (
+            "The Associated Press contributed to this report.",
+            f"Contact {rng.choice(NAMES)} at newsroom@example.com",
+            "Get our free daily newsletter: the day's top stories, straight to your inbox.",
+            f"Editing by {rng.choice(NAMES)}",
+            f"Copyright © {year} {rng.choice(AGENCIES)}. Redistribution prohibited.",
+            "Want more news? Subscribe to our channel and turn on notifications.")
     return "\n\n".join(rng.sample(options, rng.randint(1, 3)))
 
 
@@ -162,21 +179,21 @@ def _drop_paragraphs(body: str, rng: random.Random) -> str:
 
 
 def dress(body: str, rng: random.Random, *, headline: str | None = None,
-          dateline: bool = True, footer: bool = True) -> str:
+          dateline: bool = True, footer: bool = True, unseen: bool = False) -> str:
     """A body as a site serves it: maybe a headline line, a dateline or byline, a footer."""
     parts = []
     if headline is not None:
         parts.append(headline)
-    parts.append((_dateline(rng) if dateline else "") + body)
+    parts.append((_dateline(rng, unseen) if dateline else "") + body)
     if footer:
-        parts.append(_footer(rng))
+        parts.append(_footer(rng, unseen))
     return "\n\n".join(parts)
 
 
-Transform = Callable[[str, random.Random], str]
+Transform = Callable[[str, random.Random, bool], str]  # (body, rng, unseen styles) -> copy
 
 
-def _copy(body: str, rng: random.Random, *, lead: str = "", edit: float = 0.0,
+def _copy(body: str, rng: random.Random, unseen: bool, *, lead: str = "", edit: float = 0.0,
           headline: bool = False, cut: str = "") -> str:
     if lead == "cut":
         body = _cut_lead(body)
@@ -190,34 +207,37 @@ def _copy(body: str, rng: random.Random, *, lead: str = "", edit: float = 0.0,
         body = _drop_paragraphs(body, rng)
     if edit:
         body = _edit_words(body, rng, edit)
-    title = rng.choice(PREFIXES) + _headline(body, rng) if headline else None
+    prefixes = PREFIXES + UNSEEN_PREFIXES if unseen else PREFIXES
+    title = rng.choice(prefixes) + _headline(body, rng) if headline else None
     return dress(body, rng, headline=title, dateline=rng.random() < 0.85,
-                 footer=cut != "summary" and rng.random() < 0.8)
+                 footer=cut != "summary" and rng.random() < 0.8, unseen=unseen)
 
 
 # Each transform alone (with the copy's own dateline and footer) and in combinations.
 TRANSFORMS: dict[str, Transform] = {
-    "dateline+footer": lambda b, r: _copy(b, r),
-    "headline prefix": lambda b, r: _copy(b, r, headline=True),
-    "lead cut": lambda b, r: _copy(b, r, lead="cut"),
-    "lead rewritten": lambda b, r: _copy(b, r, lead="rewrite"),
-    "2% words edited": lambda b, r: _copy(b, r, edit=0.02),
-    "summary (1-3 sentences)": lambda b, r: _copy(b, r, cut="summary"),
-    "tail cut (50-70%)": lambda b, r: _copy(b, r, cut="truncate"),
-    "paragraphs dropped": lambda b, r: _copy(b, r, cut="drop"),
-    "wire: lead cut+2%+headline": lambda b, r: _copy(b, r, lead="cut", edit=0.02,
+    "dateline+footer": lambda b, r, u: _copy(b, r, u),
+    "headline prefix": lambda b, r, u: _copy(b, r, u, headline=True),
+    "lead cut": lambda b, r, u: _copy(b, r, u, lead="cut"),
+    "lead rewritten": lambda b, r, u: _copy(b, r, u, lead="rewrite"),
+    "2% words edited": lambda b, r, u: _copy(b, r, u, edit=0.02),
+    "summary (1-3 sentences)": lambda b, r, u: _copy(b, r, u, cut="summary"),
+    "tail cut (50-70%)": lambda b, r, u: _copy(b, r, u, cut="truncate"),
+    "paragraphs dropped": lambda b, r, u: _copy(b, r, u, cut="drop"),
+    "wire: lead cut+2%+headline": lambda b, r, u: _copy(b, r, u, lead="cut", edit=0.02,
                                                      headline=True),
-    "wire: lead rewritten+2%+headline": lambda b, r: _copy(b, r, lead="rewrite", edit=0.02,
+    "wire: lead rewritten+2%+headline": lambda b, r, u: _copy(b, r, u, lead="rewrite", edit=0.02,
                                                            headline=True),
-    "summary+2%+headline": lambda b, r: _copy(b, r, cut="summary", edit=0.02, headline=True),
-    "lead cut+tail cut+2%": lambda b, r: _copy(b, r, lead="cut", cut="truncate", edit=0.02),
+    "summary+2%+headline": lambda b, r, u: _copy(b, r, u, cut="summary", edit=0.02, headline=True),
+    "lead cut+tail cut+2%": lambda b, r, u: _copy(b, r, u, lead="cut", cut="truncate", edit=0.02),
 }
 
 
-def syndicated_copies(text: str, rng: random.Random) -> Iterator[tuple[str, str]]:
-    """(kind, copy) pairs a syndication network makes of one article (``TRANSFORMS``)."""
+def syndicated_copies(text: str, rng: random.Random,
+                      unseen: bool = False) -> Iterator[tuple[str, str]]:
+    """(kind, copy) pairs a syndication network makes of one article (``TRANSFORMS``);
+    ``unseen`` adds the datelines, footers and slugs only the test part uses."""
     for kind, make in TRANSFORMS.items():
-        yield kind, make(text, rng)
+        yield kind, make(text, rng, unseen)
 
 
 # -- hard negatives ---------------------------------------------------------------------------
@@ -372,18 +392,19 @@ class Pair:
     copy: bool     # a copy of ``first`` (else a distinct story)
 
 
-def build_pairs(articles: Mapping[str, tuple[str, str]], seed: int = 7) -> list[Pair]:
+def build_pairs(articles: Mapping[str, tuple[str, str]], seed: int = 7,
+                unseen: bool = False) -> list[Pair]:
     """The copies and the distinct-story pairs made from ``articles`` (key -> (site, body))
-    at least 40 words long."""
+    at least 40 words long; ``unseen``: with the test part's extra styles too."""
     rng = random.Random(seed)
     keys = sorted(k for k, (_, body) in articles.items() if len(body.split()) >= 40)
     bodies = [articles[k][1] for k in keys]
     originals = [dress(b, rng, headline=_headline(b, rng) if rng.random() < 0.5 else None,
-                       dateline=rng.random() < 0.7, footer=rng.random() < 0.7)
+                       dateline=rng.random() < 0.7, footer=rng.random() < 0.7, unseen=unseen)
                  for b in bodies]
     out = [Pair(kind, orig, copy, True)
            for body, orig in zip(bodies, originals, strict=True)
-           for kind, copy in syndicated_copies(body, rng)]
+           for kind, copy in syndicated_copies(body, rng, unseen)]
     n = len(originals)
     out += [Pair("all pairs", originals[i], originals[j], False)
             for i in range(n) for j in range(i + 1, n)]
@@ -397,7 +418,7 @@ def build_pairs(articles: Mapping[str, tuple[str, str]], seed: int = 7) -> list[
     # Same site furniture: one headline style, dateline, preamble, footer and boilerplate.
     for i, j in nearest[:60]:
         house = random.Random(rng.random())
-        footer = _footer(house)
+        footer = _footer(house, unseen)
         a, b = (f"LIVE: {_headline(x, rng)}\n\nAdvertisement\n\nListen to this article\n\n"
                 f"LONDON (Reuters) - {x}\n\n{BOILERPLATE}\n\n"
                 f"Reporting by Kate Holton; Editing by Nick Macfie\n\n{footer}"
@@ -433,8 +454,9 @@ def score(pairs: Sequence[Pair],
 
 
 def evaluate(articles: Mapping[str, tuple[str, str]], seed: int = 7,
-             decide_pair: Callable[[str, str], bool] = is_duplicate) -> Result:
-    return score(build_pairs(articles, seed), decide_pair)
+             decide_pair: Callable[[str, str], bool] = is_duplicate,
+             unseen: bool = False) -> Result:
+    return score(build_pairs(articles, seed, unseen), decide_pair)
 
 
 def eval_syndication(articles: Mapping[str, tuple[str, str]] | Sequence[str], seed: int = 7,
@@ -447,7 +469,7 @@ def eval_syndication(articles: Mapping[str, tuple[str, str]] | Sequence[str], se
     rows: list[tuple[str, str, str]] = []
     for part in parts:
         mine = {k: v for k, v in articles.items() if split_of(k) == part}
-        rows += evaluate(mine, seed).rows(part)
+        rows += evaluate(mine, seed, unseen=part == "test").rows(part)
     bodies = [b for _, b in articles.values() if len(b.split()) >= 40]
     t0 = time.perf_counter()
     index = neardup.LSHIndex()
