@@ -39,13 +39,13 @@ FULL_BANDS = 40    # bands over the whole text's shingles ...
 ROWS = 2           # ... of ROWS MinHash values each: P(band shared) = s**2
 LEAD_WORDS = 20    # the lead: the first words after the dateline (what a feed summary keeps)
 LEAD_SHINGLE = 2   # the lead's shingles: word pairs (one changed word costs 2 of ~19)
-LEAD_BANDS = 16    # bands over the lead's shingles ...
-LEAD_ROWS = 3      # ... of LEAD_ROWS values each: P(band shared) = s_lead**3
+LEAD_BANDS = 24    # bands over the lead's shingles ...
+LEAD_ROWS = 4      # ... of LEAD_ROWS values each: P(band shared) = s_lead**4
 BANDS = FULL_BANDS + LEAD_BANDS   # band keys per article (the streams wait for them all)
 FULL_PERMS = FULL_BANDS * ROWS
 PERMS = FULL_PERMS + LEAD_BANDS * LEAD_ROWS
-DUP_BANDS = 7      # shared keys (either kind) for a near-duplicate, see ``decide``
-STORY_BANDS = 4    # shared keys for the same story
+DUP_BANDS = 6      # shared keys (either kind) for a near-duplicate, see ``decide``
+STORY_BANDS = 3    # shared keys for the same story
 _P = np.uint64((1 << 31) - 1)
 _rng = np.random.default_rng(20211202)
 _A = _rng.integers(1, int(_P), PERMS, dtype=np.uint64)
@@ -116,17 +116,31 @@ def normalise(text: str) -> list[str]:
     return _WORD.findall(" ".join(paras).lower())
 
 
-def _hashes(words: Sequence[str], k: int = SHINGLE) -> np.ndarray:
-    if len(words) < k:
-        grams = {" ".join(words)} if words else set()
-    else:
-        grams = {" ".join(words[i:i + k]) for i in range(len(words) - k + 1)}
-    return np.fromiter((zlib.crc32(g.encode()) & 0x7FFFFFFF for g in grams), dtype=np.uint64)
+_MIX = np.uint64(1_000_003)
+
+
+def _word_hashes(words: Sequence[str]) -> np.ndarray:
+    return np.fromiter((zlib.crc32(w.encode()) for w in words), dtype=np.uint64,
+                       count=len(words))
+
+
+def _hashes(w: np.ndarray, k: int = SHINGLE) -> np.ndarray:
+    """The distinct hashes (< 2**31 - 1) of the ``k``-word shingles of words hashed ``w``:
+    a polynomial of their word hashes mod ``_P``, in numpy (one CRC32 per word, not one
+    string join and CRC32 per shingle). A text shorter than ``k`` words is one shingle."""
+    if w.size == 0:
+        return w
+    k = min(k, w.size)
+    n = w.size - k + 1
+    h = w[:n] % _P
+    for j in range(1, k):
+        h = (h * _MIX + w[j:j + n]) % _P
+    return np.unique(h)
 
 
 def shingle_hashes(text: str, k: int = SHINGLE) -> np.ndarray:
-    """CRC32 hashes of the ``k``-word shingles of the normalised text (:func:`normalise`)."""
-    return _hashes(normalise(text), k)
+    """Hashes of the ``k``-word shingles of the normalised text (:func:`normalise`)."""
+    return _hashes(_word_hashes(normalise(text)), k)
 
 
 def _minhash(h: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -142,7 +156,7 @@ def signature(text: str) -> np.ndarray:
     """``PERMS`` MinHash values (uint32): ``FULL_PERMS`` over the normalised text's shingles,
     then the rest over its lead's (the first ``LEAD_WORDS`` words). All 0x7FFFFFFF for text
     without words."""
-    words = normalise(text)
+    words = _word_hashes(normalise(text))
     h = _hashes(words)
     if h.size == 0:
         return np.full(PERMS, 0x7FFFFFFF, dtype=np.uint32)
