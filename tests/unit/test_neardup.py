@@ -1,3 +1,5 @@
+import hashlib
+import json
 import random
 
 import numpy as np
@@ -24,8 +26,9 @@ from newsmon.analysis.neardup import (
     similarity,
     syndicated_copies,
 )
+from newsmon.analysis.syndication import eval_syndication, split_of
 from newsmon.analysis.text import html_to_text
-from tests.helpers import seed_items
+from tests.helpers import DATA, seed_items
 
 TEXT = seed_items()[0].content
 BODY = html_to_text(TEXT)
@@ -270,3 +273,22 @@ def test_parked_due_skips_only_what_lost_bands_would(parked: float, probed: floa
         assert lost_bands(keys, answered, probed + LATER_BY, upto, partition) == []
     if due == "check":
         assert any(t > probed + LATER_BY for t in upto.values())
+
+
+def test_eval_reports_dev_and_test_parts_separately() -> None:
+    truth = json.loads((DATA / "pages/article-extraction-benchmark/ground-truth.json")
+                       .read_text("utf-8"))
+    keys = sorted(truth)
+    pick = [k for k in keys if split_of(k) == "dev"][:4] + \
+        [k for k in keys if split_of(k) == "test"][:4]
+    assert all((split_of(k) == "test") == (int(hashlib.sha256(k.encode()).hexdigest(), 16)
+                                            % 100 < 35) for k in keys)
+    rows = eval_syndication({k: ("site", truth[k]["articleBody"]) for k in pick},
+                            written=lambda part: [])
+    names = [r[0] for r in rows]
+    for part in ("dev", "test"):
+        assert f"near-duplicates [{part}]: copy recall" in names
+        assert f"near-duplicates [{part}]: recall by 5-gram Jaccard" in names
+        assert f"near-duplicates [{part}]: false-duplicate rate" in names
+    recall = dict((r[0], r[1]) for r in rows)["near-duplicates [dev]: recall by transform"]
+    assert "summary (1-3 sentences)" in recall and "lead cut" in recall
