@@ -180,7 +180,9 @@ def signature(text: str) -> np.ndarray:
     """``PERMS`` MinHash values (uint32): ``FULL_PERMS`` over the normalised text's shingles,
     then the rest over its lead's (the first ``LEAD_WORDS`` words). All 0x7FFFFFFF for text
     without words."""
-    words = _word_hashes(normalise(text))
+    # Text that is all furniture (a lone footer line) keeps its words: else every such
+    # text would have the same, empty, signature.
+    words = _word_hashes(normalise(text) or _WORD.findall(text.lower()))
     h = _hashes(words)
     if h.size == 0:
         return np.full(PERMS, 0x7FFFFFFF, dtype=np.uint32)

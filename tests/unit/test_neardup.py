@@ -136,6 +136,12 @@ def test_normalise_strips_what_syndication_changes() -> None:
     assert normalise("Stage 1\nStage 2\nStage 3") == ["stage", "1", "stage", "2", "stage", "3"]
 
 
+def test_texts_that_are_all_furniture_are_not_all_one_text() -> None:
+    a, b = "Sign up for our newsletter", "(c) 2021 Reuters. All rights reserved."
+    assert normalise(a) == normalise(b) == []
+    assert not found(a, b)
+
+
 @given(st.text())
 def test_normalise_never_raises(s: str) -> None:
     assert all(w == w.lower() for w in normalise(s))
