@@ -373,7 +373,7 @@ class Result:
         return [
             (f"near-duplicates [{part}]: copy recall", rate(copies),
              f"{len(copies)} syndicated copies of {len(next(iter(self.recall.values()), []))}"
-             f" real articles ({part} part)"),
+             f" articles ({part} part)"),
             (f"near-duplicates [{part}]: recall by 5-gram Jaccard",
              "; ".join(f"{k} {rate(v)}" for k, v in self.by_band.items()), "same copies"),
             (f"near-duplicates [{part}]: recall at Jaccard <0.5 by containment",
@@ -382,7 +382,7 @@ class Result:
             (f"near-duplicates [{part}]: recall by transform",
              "; ".join(f"{k} {rate(v)}" for k, v in self.recall.items()), "same copies"),
             (f"near-duplicates [{part}]: false-duplicate rate",
-             f"{fp / len(negs):.4f} ({fp}/{len(negs)} pairs); hard negatives "
+             f"{fp / max(1, len(negs)):.4f} ({fp}/{len(negs)} pairs); hard negatives "
              f"{sum(hard) / max(1, len(hard)):.4f} ({sum(hard)}/{len(hard)})",
              "pairs of distinct stories"),
             (f"near-duplicates [{part}]: false duplicates by group",
