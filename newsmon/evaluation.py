@@ -8,8 +8,10 @@ project. Sections:
   and articles/s on the article-extraction benchmark's full texts, for
   newsmon's extractor (model on the lead + propagation) and for spaCy's small
   model run plainly on the full text, in the same run;
-* near-duplicates: copy recall and false-duplicate rate on a syndication set
-  built from the benchmark texts (``newsmon.analysis.neardup``);
+* near-duplicates: copy recall (per overlap band and per transform) and
+  false-duplicate rate (per group of distinct-story pairs, hard negatives
+  included) on a syndication set built from the benchmark texts, for the
+  dev and the test part (``newsmon.analysis.syndication``);
 * tension: ROC AUC of the score for conflictual vs the rest on the labelled
   development set (``newsmon/data/tension_devset.tsv``), and the mean score per
   label.
@@ -119,6 +121,16 @@ def benchmark_texts(data: Path) -> list[str]:
     return [v["articleBody"] for v in truth.values() if v.get("articleBody")]
 
 
+def benchmark_articles(data: Path) -> dict[str, tuple[str, str]]:
+    """The benchmark's texts by key, with their site: key -> (host, body)."""
+    from urllib.parse import urlparse
+
+    truth = json.loads((data / "pages/article-extraction-benchmark/ground-truth.json")
+                       .read_text("utf-8"))
+    return {k: (urlparse(v.get("url", "")).netloc, v["articleBody"])
+            for k, v in truth.items() if v.get("articleBody")}
+
+
 def _rate(fn: Callable[[], object], n: int, repeats: int = 3) -> float:
     """Items per second: the median of ``repeats`` timed runs (single runs on the
     project's machine vary by 20-30 %)."""
@@ -193,7 +205,7 @@ def iter_rows(data: Path, sections: Sequence[str]) -> Iterator[tuple[str, str, s
     if "neardup" in sections:
         from newsmon.analysis.neardup import eval_syndication
 
-        yield from eval_syndication(benchmark_texts(data))
+        yield from eval_syndication(benchmark_articles(data))
     if "tension" in sections:
         from newsmon.analysis.devset import eval_tension
 

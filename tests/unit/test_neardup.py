@@ -1,3 +1,5 @@
+import hashlib
+import json
 import random
 
 import numpy as np
@@ -8,6 +10,7 @@ from newsmon.analysis.neardup import (
     BANDS,
     DUP_BANDS,
     LATER_BY,
+    PERMS,
     REPROBE_AFTER,
     STUCK_AFTER,
     BandIndex,
@@ -16,15 +19,132 @@ from newsmon.analysis.neardup import (
     decide,
     lost_bands,
     membership,
+    normalise,
     parked_due,
     probe_band,
     signature,
     similarity,
     syndicated_copies,
 )
-from tests.helpers import seed_items
+from newsmon.analysis.syndication import eval_syndication, split_of
+from newsmon.analysis.text import html_to_text
+from tests.helpers import DATA, seed_items
 
 TEXT = seed_items()[0].content
+BODY = html_to_text(TEXT)
+# The first four paragraphs (~90 words) and the first two (~50): short wire items, where a
+# new dateline, footer or headline is a large part of the text.
+SHORT = "\n\n".join(BODY.split("\n\n")[:4])
+BRIEF = "\n\n".join(BODY.split("\n\n")[:2])
+
+
+def found(original: str, copy: str) -> bool:
+    index = LSHIndex()
+    index.add("orig", original)
+    m = index.add("copy", copy)
+    return m.duplicate_of == "orig" and m.story_id == "orig"
+
+
+def edit(text: str, changes: dict[str, str]) -> str:
+    for old, new in changes.items():
+        assert old in text
+        text = text.replace(old, new, 1)
+    return text
+
+
+def test_a_rewritten_dateline_and_new_footers_are_the_same_story() -> None:
+    original = f"LONDON (Reuters) - {BRIEF}\n\nReporting by Guy Faulconbridge; Editing by J Harvey"
+    copy = (f"MOSCOW, Dec 2 (AFP) - {BRIEF}\n\n(c) 2021 Agence France-Presse\n\n"
+            "Sign up for our newsletter to get the latest headlines every morning.")
+    assert found(original, copy)
+
+
+def test_a_headline_line_with_a_wire_slug_is_not_part_of_the_story() -> None:
+    original = f"UK and US urge Russia to draw back\n\nBy Kate Holton\n\n{BRIEF}"
+    copy = f"UPDATE 2-EXCLUSIVE-Britain joins US in warning to Moscow over Ukraine\n\n{BRIEF}"
+    assert found(original, copy)
+
+
+def test_a_dropped_lead_sentence_and_a_few_changed_words() -> None:
+    paras = SHORT.split("\n\n")
+    copy = edit("\n\n".join(paras[1:]), {"separately": "individually",
+                                          "blunt": "stark", "he said": "he told reporters"})
+    assert found(f"WASHINGTON (AP) — {SHORT}", copy)
+
+
+def test_a_feed_summary_cut_short_is_found_both_ways() -> None:
+    """A summary (the first sentence or two) shares few of the story's shingles
+    (containment, not similarity): the lead bands find it, before or after the story."""
+    summary = "KYIV (dpa) - " + " ".join(BODY.split("\n\n")[:2])
+    assert found(BODY, summary)
+    assert found(summary, BODY)
+    one = BODY.split("\n\n")[0]
+    assert found(f"LONDON (Reuters) - {BODY}", edit(one, {"high": "very high"}))
+
+
+def test_a_story_cut_short_to_its_top_half() -> None:
+    paras = BODY.split("\n\n")
+    assert found(BODY, "\n\n".join(paras[:len(paras) // 2]))
+
+
+REPORT_A = """KHARKIV, Ukraine (Reuters) - Russian forces shelled the outskirts of Kharkiv
+overnight, killing three civilians and damaging a power station, the regional governor said on
+Tuesday. Oleh Synyehubov said on Telegram that a school and several apartment blocks were also
+hit in the attack, which began shortly after midnight. Emergency crews worked through the morning to
+restore electricity to about 20,000 homes. Ukraine's military said its air defences shot down
+four drones over the region. Moscow did not comment on the strike. Kharkiv, Ukraine's second
+largest city, lies about 30 km from the Russian border and has been hit repeatedly."""
+
+REPORT_B = """KYIV, Dec 2 (AFP) - Three people were killed when Russian artillery struck the edge of
+Kharkiv in the early hours of Tuesday, local officials said, as the city's residents woke to
+blackouts. "The enemy again targeted civilian infrastructure," governor Oleh Synyehubov wrote,
+adding that the power plant hit in the shelling would take days to repair. A school was
+damaged. The Kremlin has denied targeting civilians. Ukrainian air defence units reported
+destroying drones over the Kharkiv region overnight, while fighting continued near Kupiansk
+to the east, where Russian troops have been trying to advance for weeks."""
+
+
+def test_two_reports_of_the_same_event_stay_distinct() -> None:
+    """Same battle, same day, same actors, different reporting: not a copy."""
+    assert not found(REPORT_A, REPORT_B) and not found(REPORT_B, REPORT_A)
+    assert found(REPORT_A, edit(REPORT_A, {"KHARKIV, Ukraine (Reuters) -": "PARIS —",
+                                           "overnight,": "on Monday night,"}))
+
+
+def test_template_items_and_shared_furniture_stay_distinct() -> None:
+    a = ("Markets: FTSE 100 closes up 0.3%\n\nLONDON (Reuters) - The FTSE 100 index closed "
+         "up 0.3% at 7,234 points on Tuesday, led by gains in miners, while banks fell 0.8%. "
+         "Trading volume was 92% of the 30-day average.\n\nReporting by Kate Holton")
+    b = ("Markets: FTSE 100 closes down 1.1%\n\nLONDON (Reuters) - The FTSE 100 index closed "
+         "down 1.1% at 7,152 points on Wednesday, dragged down by oil majors, while utilities "
+         "rose 0.4%. Trading volume was 118% of the 30-day average.\n\nReporting by Kate Holton")
+    assert not found(a, b)
+    furniture = ("\n\nAbout us: The Example Group is a leading provider of news, information and "
+                 "analysis to businesses, governments and professionals, with offices in more "
+                 "than forty countries.\n\nSign up for our newsletter.")
+    assert not found(REPORT_A + furniture, SHORT + furniture)
+
+
+def test_normalise_strips_what_syndication_changes() -> None:
+    text = ("UPDATE 1-Russia warned\n\nBy Jane Doe\n\nMOSCOW, Dec 2 (AFP) - Russia said it "
+            "would respond.\n\nIt gave no details.\n\nReporting by A; Editing by B\n\n"
+            "(c) 2021 AFP. All rights reserved.")
+    assert " ".join(normalise(text)) == "russia said it would respond it gave no details"
+    assert " ".join(normalise("(Reuters) — The New York State attorney")) == \
+        "the new york state attorney"
+    # A list of short lines keeps its first line (no headline is dropped from it).
+    assert normalise("Stage 1\nStage 2\nStage 3") == ["stage", "1", "stage", "2", "stage", "3"]
+
+
+def test_texts_that_are_all_furniture_are_not_all_one_text() -> None:
+    a, b = "Sign up for our newsletter", "(c) 2021 Reuters. All rights reserved."
+    assert normalise(a) == normalise(b) == []
+    assert not found(a, b)
+
+
+@given(st.text())
+def test_normalise_never_raises(s: str) -> None:
+    assert all(w == w.lower() for w in normalise(s))
 
 
 def test_signature_is_deterministic_and_sensitive() -> None:
@@ -65,7 +185,7 @@ def test_index_forgets_oldest() -> None:
 
 @given(st.text())
 def test_signature_never_raises(s: str) -> None:
-    assert signature(s).shape == (BANDS * 5,)
+    assert signature(s).shape == (PERMS,) and len(band_keys(signature(s))) == BANDS
 
 
 def test_probe_band_answers_with_earlier_members_only_and_joins_once() -> None:
@@ -159,3 +279,22 @@ def test_parked_due_skips_only_what_lost_bands_would(parked: float, probed: floa
         assert lost_bands(keys, answered, probed + LATER_BY, upto, partition) == []
     if due == "check":
         assert any(t > probed + LATER_BY for t in upto.values())
+
+
+def test_eval_reports_dev_and_test_parts_separately() -> None:
+    truth = json.loads((DATA / "pages/article-extraction-benchmark/ground-truth.json")
+                       .read_text("utf-8"))
+    keys = sorted(truth)
+    pick = [k for k in keys if split_of(k) == "dev"][:4] + \
+        [k for k in keys if split_of(k) == "test"][:4]
+    assert all((split_of(k) == "test") == (int(hashlib.sha256(k.encode()).hexdigest(), 16)
+                                            % 100 < 35) for k in keys)
+    rows = eval_syndication({k: ("site", truth[k]["articleBody"]) for k in pick},
+                            written=lambda part: [])
+    names = [r[0] for r in rows]
+    for part in ("dev", "test"):
+        assert f"near-duplicates [{part}]: copy recall" in names
+        assert f"near-duplicates [{part}]: recall by 5-gram Jaccard" in names
+        assert f"near-duplicates [{part}]: false-duplicate rate" in names
+    recall = dict((r[0], r[1]) for r in rows)["near-duplicates [dev]: recall by transform"]
+    assert "summary (1-3 sentences)" in recall and "lead cut" in recall
