@@ -9,7 +9,7 @@ from newsmon.analysis.entities import (
     propagate,
     resolve,
 )
-from tests.helpers import SEED_FILE, seed_items
+from tests.helpers import seed_items
 
 
 def by_canonical(ents):
@@ -116,7 +116,6 @@ def test_second_pass_prefers_a_longer_name_but_keeps_a_known_person() -> None:
 
 
 def test_seed_article_entities_with_the_real_model(extractor: EntityExtractor) -> None:
-    assert SEED_FILE.exists()
     main, _ = seed_items()
     from newsmon.analysis.text import html_to_text
 
