@@ -117,6 +117,8 @@ class NearDupIndex:
         # A probe's time orders the candidates (earliest is the original): one tick per
         # article keeps the input order.
         t = next(self._ticks) * 1e-3
+        if not text.strip():  # as in the worker: no text, no signature, a story of its own
+            return Match(None, article_id, 0)
         keys = band_keys(signature(text))
         hits = no_hits()
         add_answers(hits, answer_probe(self.index, self.memberships, article_id, t, keys, 0, t))
