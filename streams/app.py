@@ -24,22 +24,22 @@ from faust.types import ConsumerT, ProducerT
 
 from newsmon import compat, metrics
 from newsmon.analysis.pipeline import Analyzer
+from newsmon.compat.faust import HookedApp
 from newsmon.settings import Settings
 from streams import alerting, dedup, delivery, enrich, frames, neardup, topology, trends
 from streams.sensors import setup_sensors
 
 
-class App(faust.App):
+class App(HookedApp):
     """``faust.App`` whose consumer keeps at-least-once and fetches promptly, and whose
     producer places table writes while it lacks a topic's metadata
     (:mod:`streams.delivery`)."""
 
-    def _new_consumer(self) -> ConsumerT:
-        return delivery.prompt_fetches(delivery.guard(super()._new_consumer()))
+    def consumer_created(self, consumer: ConsumerT) -> ConsumerT:
+        return delivery.prompt_fetches(delivery.guard(consumer))
 
-    def _new_producer(self) -> ProducerT:
-        return delivery.steady_partitions(super()._new_producer(),
-                                          self.conf.topic_partitions)
+    def producer_created(self, producer: ProducerT) -> ProducerT:
+        return delivery.steady_partitions(producer, self.conf.topic_partitions)
 
 
 def create_app(settings: Settings, analyzer: Analyzer | None = None) -> faust.App:
