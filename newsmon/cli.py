@@ -169,8 +169,11 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from faust.worker import Worker
 
+    from newsmon.compat import check_all
     from newsmon.topics import ensure_topics
     from streams.app import create_app
+
+    check_all()  # before anything else: a missing library internal stops the worker here
 
     if not settings.bootstrap_servers:
         print("newsmon worker: set KAFKA_BOOTSTRAP_SERVERS (or use 'newsmon run')",
