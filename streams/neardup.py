@@ -37,6 +37,7 @@ from newsmon.stages.neardup import (
     add_answers,
     answer_probe,
     assign_story,
+    membership_key,
     no_hits,
     note_answered,
     rebuild,
@@ -90,7 +91,7 @@ def install(topo: Topology, frames: Frames) -> None:
 
     async def expire_bands(part: int) -> None:
         for aid in band_index.expire(time.time(), part):
-            memberships.pop(f"{aid} {part}", None)
+            memberships.pop(membership_key(aid, part), None)
 
     async def bands_one(key: bytes, value: bytes, event: Any) -> None:
         msg = loads(value)
