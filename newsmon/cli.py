@@ -202,8 +202,11 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from faust.worker import Worker
 
+    from newsmon.compat import check_all
     from newsmon.topics import ensure_topics
     from streams.app import create_app
+
+    check_all()  # before anything else: a missing library internal stops the worker here
 
     if not settings.bootstrap_servers:
         print("newsmon worker: set KAFKA_BOOTSTRAP_SERVERS (or use 'newsmon run')",
@@ -269,7 +272,8 @@ def cmd_rules(args: argparse.Namespace, settings: Settings) -> int:
 
     from newsmon.analysis.pipeline import Analyzer, analyze_records
     from newsmon.records import dumps
-    from newsmon.rules import RulesError, evaluate, load_rules
+    from newsmon.rules import RulesError, load_rules
+    from newsmon.stages import alerting
     from newsmon.supervisor import format_alert
 
     try:
@@ -287,13 +291,13 @@ def cmd_rules(args: argparse.Namespace, settings: Settings) -> int:
     if raw:
         analyzer = Analyzer.configured(settings.lexicon_file, settings.ner_lead_chars)
         enriched += [a for a in analyze_records(analyzer, raw) if "error" not in a]
-    state: dict[str, Any] = {}
-    members: dict[str, int] = {}
+    story_members: dict[str, Any] = {}
+    cooldowns: dict[str, Any] = {}
     fired = 0
     for article in enriched:
-        story = article.get("story_id") or article["id"]
-        members[story] = members.get(story, 0) + 1
-        for rule, alert in evaluate(rules, article, state, time.time(), members[story]):
+        outcome = alerting.alert(rules, article, story_members, cooldowns, time.time())
+        cooldowns.update(outcome.cooldowns)
+        for rule, alert in outcome.alerts:
             fired += 1
             if args.json:
                 sys.stdout.buffer.write(dumps(alert) + b"\n")

@@ -12,8 +12,8 @@ knows Kafka.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Hashable, Iterable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Hashable, Iterable, MutableMapping
+from typing import Any, Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 
@@ -44,3 +44,16 @@ class ExpiryQueue(Generic[K]):
 
     def __len__(self) -> int:
         return sum(len(q) for q in self._queues.values())
+
+
+def drop_expired(state: MutableMapping[K, Any], queue: ExpiryQueue[K], partition: int,
+                 now: float, window: float, written_at: Callable[[Any], float]) -> list[K]:
+    """Remove from ``state`` the keys of ``partition`` last written (``written_at`` of the
+    value) more than ``window`` seconds before ``now``; return them."""
+    gone: list[K] = []
+    for key in queue.due(partition, now - window):
+        value = state.get(key)
+        if value is not None and now - written_at(value) > window:
+            state.pop(key, None)
+            gone.append(key)
+    return gone

@@ -63,6 +63,9 @@ leads still holds fetched records the application has not taken, for up to
 ``prefetch_backoff`` (0.1 s by default, not a consumer option). A Faust worker reads
 every topic through one consumer, so with one broker a partition whose agent is
 busy held back the next record of every other stage: the tail of each hop.
+
+Every private name of faust or aiokafka these patches reach is behind
+:mod:`newsmon.compat.faust` and :mod:`newsmon.compat.aiokafka`, checked at start-up.
 """
 
 from __future__ import annotations
@@ -79,6 +82,8 @@ from aiokafka.partitioner import murmur2
 from faust.types import TP, ConsumerT, Message, ProducerT
 
 from newsmon import metrics
+from newsmon.compat import aiokafka as aiokafka_compat
+from newsmon.compat import faust as faust_compat
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +109,6 @@ def guard(consumer: ConsumerT) -> ConsumerT:
     perform_seek = consumer.perform_seek
     getmany = consumer.getmany
     ack = consumer.ack
-    add_gap = consumer._add_gap  # type: ignore[attr-defined]
     commit = consumer.commit
 
     async def counted_seek() -> None:
@@ -112,9 +116,9 @@ def guard(consumer: ConsumerT) -> ConsumerT:
         # aiokafka moves only the partitions with a committed offset above 0; one with
         # none stays where fetching left it, past records fetched but never delivered.
         # Put it back at its beginning, where auto_offset_reset="earliest" started it.
-        committed = consumer._committed_offset  # type: ignore[attr-defined]
+        committed = faust_compat.committed_offsets(consumer)
         for tp in consumer.assignment():
-            if not committed.get(tp) and not consumer._is_changelog_tp(tp):  # type: ignore[attr-defined]
+            if not committed.get(tp) and not faust_compat.is_changelog_tp(consumer, tp):
                 metrics.consumer_rewinds.labels("uncommitted_partition").inc()
                 await consumer.seek(tp, 0)
         seeks[0] += 1
@@ -134,11 +138,13 @@ def guard(consumer: ConsumerT) -> ConsumerT:
         finally:
             await batch.aclose()
 
-    async def add_gap_unless_stale(tp: TP, offset_from: int, offset_to: int) -> None:
-        # A "gap" seen by a batch fetched before the last seek is a stale record, not
-        # missing offsets; the batch is cut at its next record and fetched again.
-        if seeks[0] == batch_epoch[0]:
-            await add_gap(tp, offset_from, offset_to)
+    def unless_stale(add_gap: faust_compat.AddGap) -> faust_compat.AddGap:
+        async def add_gap_unless_stale(tp: TP, offset_from: int, offset_to: int) -> None:
+            # A "gap" seen by a batch fetched before the last seek is a stale record, not
+            # missing offsets; the batch is cut at its next record and fetched again.
+            if seeks[0] == batch_epoch[0]:
+                await add_gap(tp, offset_from, offset_to)
+        return add_gap_unless_stale
 
     def delivered_ack(message: Message) -> bool:
         if not message.tracked:
@@ -159,7 +165,7 @@ def guard(consumer: ConsumerT) -> ConsumerT:
     consumer.perform_seek = counted_seek  # type: ignore[method-assign]
     consumer.getmany = fresh_getmany
     consumer.ack = delivered_ack  # type: ignore[method-assign]
-    consumer._add_gap = add_gap_unless_stale  # type: ignore[attr-defined]
+    faust_compat.wrap_add_gap(consumer, unless_stale)
     return consumer
 
 
@@ -193,26 +199,20 @@ PREFETCH_BACKOFF = 0.02
 def prompt_fetches(consumer: ConsumerT, backoff: float = PREFETCH_BACKOFF) -> ConsumerT:
     """Set ``prefetch_backoff`` on the aiokafka consumer ``consumer`` (a Faust transport
     consumer) creates when it starts; see the module's last paragraph."""
-    thread = consumer._thread  # type: ignore[attr-defined]
-    create = thread._create_consumer
+    def prompt(create: Callable[..., Any]) -> Callable[..., Any]:
+        def create_prompt(*args: Any, **kwargs: Any) -> Any:
+            client = create(*args, **kwargs)
+            start = client.start
 
-    def create_prompt(*args: Any, **kwargs: Any) -> Any:
-        client = create(*args, **kwargs)
-        start = client.start
+            async def start_prompt() -> None:
+                await start()
+                aiokafka_compat.set_prefetch_backoff(client, backoff)
 
-        async def start_prompt() -> None:
-            await start()
-            fetcher = client._fetcher  # made by start()
-            if hasattr(fetcher, "_prefetch_backoff"):
-                fetcher._prefetch_backoff = backoff
-            else:
-                log.warning("aiokafka's Fetcher has no _prefetch_backoff: fetches wait "
-                            "for aiokafka's own backoff")
+            client.start = start_prompt
+            return client
+        return create_prompt
 
-        client.start = start_prompt
-        return client
-
-    thread._create_consumer = create_prompt
+    faust_compat.wrap_create_consumer(consumer, prompt)
     return consumer
 
 
@@ -232,10 +232,9 @@ def steady_partitions(producer: ProducerT, partitions: int) -> ProducerT:
             return placed_by_client(topic, key)
         except TypeError:  # aiokafka: partitions_for_topic(topic) is None
             metrics.partition_fallbacks.inc()
-            client = getattr(producer, "_producer", None)
-            client = getattr(client, "client", None)
+            client = faust_compat.kafka_producer(producer)
             if client is not None:
-                client.add_topic(topic)  # fetched with the next metadata update
+                aiokafka_compat.request_metadata(client, topic)
             return TP(topic, key_partition(key, partitions))
 
     producer.key_partition = key_partition_steady  # type: ignore[method-assign]

@@ -18,13 +18,15 @@ from typing import Any
 
 import faust
 from faust.sensors.monitor import Monitor
-from faust.sensors.prometheus import PrometheusMonitor, setup_prometheus_sensors
+from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.types import TP, CollectionT, EventT, Message, PendingMessage, ProducerT, StreamT
+
+from newsmon.compat.faust import PrometheusMonitorBase, app_metrics
 
 __all__ = ["setup_sensors"]
 
 
-class CachedPrometheusMonitor(PrometheusMonitor):
+class CachedPrometheusMonitor(PrometheusMonitorBase):
     """``PrometheusMonitor`` whose hot hooks reuse their labelled children."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -42,7 +44,7 @@ class CachedPrometheusMonitor(PrometheusMonitor):
 
     def on_message_in(self, tp: TP, offset: int, message: Message) -> None:
         Monitor.on_message_in(self, tp, offset, message)
-        m = self._metrics
+        m = self.metrics
         m.messages_received.inc()
         m.active_messages.inc()
         self._child(m.messages_received_per_topics, tp.topic).inc()
@@ -52,18 +54,18 @@ class CachedPrometheusMonitor(PrometheusMonitor):
     def on_stream_event_in(self, tp: TP, offset: int, stream: StreamT[Any],
                            event: EventT[Any]) -> dict[str, Any] | None:
         state = Monitor.on_stream_event_in(self, tp, offset, stream, event)
-        m = self._metrics
+        m = self.metrics
         m.total_events.inc()
         m.total_active_events.inc()
         child = self._stream_children.get(stream)
         if child is None:
             child = self._stream_children[stream] = m.total_events_per_stream.labels(
-                f"stream.{self._stream_label(stream)}.events")
+                f"stream.{self.stream_label(stream)}.events")
         child.inc()
         return state
 
     def _table_op(self, table: CollectionT, operation: str) -> None:
-        self._child(self._metrics.table_operations, f"table.{table.name}", operation).inc()
+        self._child(self.metrics.table_operations, f"table.{table.name}", operation).inc()
 
     def on_table_get(self, table: CollectionT, key: Any) -> None:
         Monitor.on_table_get(self, table, key)
@@ -79,20 +81,19 @@ class CachedPrometheusMonitor(PrometheusMonitor):
 
     def on_send_initiated(self, producer: ProducerT, topic: str, message: PendingMessage,
                           keysize: int, valsize: int) -> Any:
-        self._child(self._metrics.topic_messages_sent, f"topic.{topic}").inc()
+        self._child(self.metrics.topic_messages_sent, f"topic.{topic}").inc()
         return Monitor.on_send_initiated(self, producer, topic, message, keysize, valsize)
 
     def track_tp_end_offset(self, tp: TP, offset: int) -> None:
         Monitor.track_tp_end_offset(self, tp, offset)
-        self._child(self._metrics.topic_partition_end_offset, tp.topic, tp.partition).set(
+        self._child(self.metrics.topic_partition_end_offset, tp.topic, tp.partition).set(
             offset)
 
-    def _clear_partition_related_metrics(self) -> None:
-        super()._clear_partition_related_metrics()
+    def on_partition_metrics_cleared(self) -> None:
         self._cached_children.clear()
 
 
 def setup_sensors(app: faust.App, name_prefix: str) -> None:
     """faust's Prometheus sensors (and their ``/metrics`` page) with cached children."""
     setup_prometheus_sensors(app, name_prefix=name_prefix)
-    app.monitor = CachedPrometheusMonitor(metrics=app.monitor._metrics)  # type: ignore[attr-defined]
+    app.monitor = CachedPrometheusMonitor(metrics=app_metrics(app))

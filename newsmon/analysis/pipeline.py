@@ -3,8 +3,8 @@
 ``Analyzer.enrich`` turns a :class:`~newsmon.records.RawArticle` into the
 enriched-article record; :mod:`newsmon.rules` decides whether it alerts. The
 near-duplicate decision is passed in (made by Faust agents in the worker, by
-an in-memory :class:`~newsmon.analysis.neardup.LSHIndex` offline), so this
-module stays free of Kafka.
+the worker's own steps run in one process offline,
+:class:`~newsmon.stages.neardup.NearDupIndex`), so this module stays free of Kafka.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from typing import Any
 
 from newsmon.analysis.canonical import article_id, canonical_url
 from newsmon.analysis.entities import DEFAULT_LEAD_CHARS, EntityExtractor
-from newsmon.analysis.neardup import LSHIndex, Match
+from newsmon.analysis.neardup import Match
 from newsmon.analysis.tension import Lexicon, TensionResult, load_lexicon, score_tension
 from newsmon.analysis.text import html_to_text
 from newsmon.records import SCHEMA_VERSION, RawArticle, fit_enriched, utcnow_iso
+from newsmon.stages.neardup import NearDupIndex
 
 #: What analysis reads of one article, in characters of text after HTML stripping: the
 #: rest is left out of entities, tension, shingles and the record. Together with the
@@ -146,7 +147,7 @@ def analyze_records(analyzer: Analyzer, objs: Iterable[dict[str, Any] | Exceptio
 
     An input that cannot be used yields ``{"error": ..., "line": n}`` in its place.
     """
-    index = LSHIndex()
+    index = NearDupIndex()
     seen: set[str] = set()
     pending: list[tuple[int, RawArticle | str]] = []
 

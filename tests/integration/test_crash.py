@@ -21,7 +21,7 @@ from newsmon.records import RawArticle
 from newsmon.rules import default_rules, evaluate
 from newsmon.settings import Settings
 from newsmon.topics import ensure_topics
-from streams.app import key_partition
+from streams.delivery import key_partition
 from tests.helpers import DATA
 from tests.integration.procs import (
     committed,

@@ -3,7 +3,7 @@
 import asyncio
 from typing import Any
 
-from streams.app import Batch, publish_in_order
+from streams.frames import Batch, publish_in_order
 
 
 def test_a_chunk_that_finishes_first_waits_for_the_one_taken_before_it() -> None:
