@@ -63,6 +63,9 @@ leads still holds fetched records the application has not taken, for up to
 ``prefetch_backoff`` (0.1 s by default, not a consumer option). A Faust worker reads
 every topic through one consumer, so with one broker a partition whose agent is
 busy held back the next record of every other stage: the tail of each hop.
+
+Every private name of faust or aiokafka these patches reach is behind
+:mod:`newsmon.compat.faust` and :mod:`newsmon.compat.aiokafka`, checked at start-up.
 """
 
 from __future__ import annotations
