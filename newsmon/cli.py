@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -309,6 +310,44 @@ def cmd_rules(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    """``newsmon replay --since 6h [--rules R] [--lexicon L]``: the alerts a rules or lexicon
+    change would have added, removed or changed over a past period."""
+    from newsmon import replay
+    from newsmon.records import dumps
+    from newsmon.rules import RulesError, default_rules, load_rules
+
+    try:
+        since = replay.parse_when(args.since)
+        until = replay.parse_when(args.until) if args.until else time.time()
+        rules_file = Path(args.rules) if args.rules else settings.rules_file
+        rules = (load_rules(rules_file) if rules_file
+                 else default_rules(settings.alert_threshold))
+    except (replay.ReplayError, RulesError) as exc:
+        print(f"newsmon replay: {exc}", file=sys.stderr)
+        return 2
+    if until <= since:
+        print("newsmon replay: --until must be after --since", file=sys.stderr)
+        return 2
+    if not settings.bootstrap_servers:
+        print("newsmon replay: give the Kafka to read (--bootstrap-servers or "
+              "KAFKA_BOOTSTRAP_SERVERS)", file=sys.stderr)
+        return 2
+    warmup = args.warmup * 3600 if args.warmup is not None else None
+    try:
+        result = asyncio.run(replay.run(settings, rules, since, until, warmup,
+                                        Path(args.lexicon) if args.lexicon else None,
+                                        args.reanalyze))
+    except replay.ReplayError as exc:
+        print(f"newsmon replay: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        sys.stdout.buffer.write(dumps(result.to_dict()) + b"\n")
+    else:
+        print(replay.render(result))
+    return 1 if args.fail_on_diff and result.changes else 0
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from newsmon.supervisor import run_all
 
@@ -370,6 +409,24 @@ def build_parser() -> argparse.ArgumentParser:
     rt.add_argument("articles", help="JSON Lines: raw articles (analysed first) or enriched ones")
     rt.add_argument("--json", action="store_true", help="print the alert records")
     ru.set_defaults(func=cmd_rules)
+
+    rp = sub.add_parser("replay", help="what a rules or lexicon change would have done to "
+                        "the alerts of a past period (reads Kafka, writes nothing)")
+    rp.add_argument("--since", required=True,
+                    help="start: ISO 8601 time (UTC if no offset) or a span ago: 90m, 6h, 7d")
+    rp.add_argument("--until", help="end, the same way (default: now)")
+    rp.add_argument("--rules", help="candidate rules file (default: NEWSMON_RULES_FILE, "
+                    "else the default rule at --threshold)")
+    rp.add_argument("--lexicon", help="candidate tension lexicon: re-analyses news.raw")
+    rp.add_argument("--reanalyze", action="store_true",
+                    help="re-analyse news.raw even with the current lexicon")
+    rp.add_argument("--warmup", type=float, metavar="HOURS",
+                    help="articles this long before --since only warm the state up "
+                         "(default: the longest cooldown of the rules)")
+    rp.add_argument("--json", action="store_true", help="one JSON object for scripts")
+    rp.add_argument("--fail-on-diff", action="store_true",
+                    help="exit 1 when anything was added, removed or changed")
+    rp.set_defaults(func=cmd_replay)
 
     e = sub.add_parser("eval", help="print the analysis quality and speed figures")
     e.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent
