@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
+import socket
 import ssl
 import time
 from collections import OrderedDict, deque
@@ -40,11 +42,26 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from connectors.safety import AddressPolicy, AddressRefused, default_ssl_context, resolve
+from connectors.safety import AddressPolicy, AddressRefused, IPAddress, default_ssl_context
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _READ = 64 * 1024
 _PAUSE_ABOVE = 1024 * 1024
+
+
+async def resolve(host: str, port: int) -> list[IPAddress]:
+    try:
+        return [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        pass
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    out: list[IPAddress] = []
+    for *_, sockaddr in infos:
+        ip = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
+        if ip not in out:
+            out.append(ip)
+    return out
 
 
 class _Connection(asyncio.Protocol):
