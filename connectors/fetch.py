@@ -111,7 +111,7 @@ class _Layer:
 
     gzip: every member in turn (RFC 1952 allows several; zero bytes between or after
     them are padding). deflate: the zlib-wrapped form, or raw deflate if the body
-    does not start like zlib. Input is kept as a view and advanced by what zlib
+    does not start with a zlib header. Input is kept as a view and advanced by what zlib
     consumed, so no byte is copied more than once per step.
     """
 
@@ -119,11 +119,21 @@ class _Layer:
         self.gzip = encoding in ("gzip", "x-gzip")
         self._wbits = 16 + zlib.MAX_WBITS if self.gzip else zlib.MAX_WBITS
         self._zlib = zlib.decompressobj(self._wbits)
+        self._sniff: bytes | None = None if self.gzip else b""  # deflate: first bytes, until 2
         self._input = memoryview(b"")
         self._pending = False  # the last step filled its output: zlib may hold more
-        self._consumed = 0
 
     def push(self, data: bytes) -> None:
+        if self._sniff is not None:
+            data = self._sniff + data
+            if len(data) < 2:
+                self._sniff, self._input = data, memoryview(b"")
+                return
+            # A zlib header (RFC 1950: method 8, header a multiple of 31), else raw deflate.
+            if not (data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0):
+                self._wbits = -zlib.MAX_WBITS
+                self._zlib = zlib.decompressobj(self._wbits)
+            self._sniff = None
         self._input = memoryview(data)
 
     def pull(self) -> bytes | None:
@@ -137,18 +147,9 @@ class _Layer:
             if not self._input and not self._pending:
                 return None
             piece = self._input[:_STEP_IN]
-            try:
-                out = self._zlib.decompress(piece, _STEP)
-            except zlib.error:
-                if self.gzip or self._consumed or self._wbits < 0:
-                    raise
-                self._wbits = -zlib.MAX_WBITS  # "deflate" sent as raw deflate
-                self._zlib = zlib.decompressobj(self._wbits)
-                continue
+            out = self._zlib.decompress(piece, _STEP)
             left = self._zlib.unused_data if self._zlib.eof else self._zlib.unconsumed_tail
-            used = len(piece) - len(left)
-            self._input = self._input[used:]
-            self._consumed += used
+            self._input = self._input[len(piece) - len(left):]
             self._pending = len(out) == _STEP
             return out
 
