@@ -73,19 +73,21 @@ class CheckedResolver(AbstractResolver):
         await self._inner.close()
 
 
-def _check_literal(host: str, policy: AddressPolicy) -> None:
-    """Check a host that aiohttp treats as an IP literal (it bypasses the resolver)."""
+def _check_literal(host: str, policy: AddressPolicy) -> bool:
+    """Check a host that aiohttp treats as an IP literal (it bypasses the resolver);
+    True if it was one, and allowed."""
     if ":" not in host and not host.replace(".", "").isdigit():
-        return  # a name: the resolver checks it
+        return False  # a name: the resolver checks it
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
         raise AddressRefused(f"refused to connect to {host[:100]}: not an IP address "
                              "in canonical form") from None
     policy.check(ip, host)
+    return True
 
 
-_BAD_IN_HEADERS = (b"\r", b"\n", b"\x00")
+_LITERALS_KEPT = 4096  # IP-literal hosts remembered as allowed (the policy never changes)
 
 
 class SafeTransport(httpx.AsyncBaseTransport):
@@ -110,6 +112,7 @@ class SafeTransport(httpx.AsyncBaseTransport):
         self._ssl = ssl_context
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
+        self._allowed_literals: set[str] = set()
 
     def _open(self) -> aiohttp.ClientSession:
         # Built on first use, inside the running event loop, as aiohttp expects.
@@ -137,10 +140,14 @@ class SafeTransport(httpx.AsyncBaseTransport):
         if url.scheme not in ("http", "https") or not url.host:
             raise httpx.UnsupportedProtocol(f"not an http(s) URL: {str(url)[:200]}")
         # The ASCII (punycode) host: what DNS, the policy and TLS's server name take.
-        _check_literal(url.raw_host.decode("ascii").lower(), self.policy)
+        host = url.raw_host.decode("ascii").lower()
+        if (host not in self._allowed_literals and _check_literal(host, self.policy)
+                and len(self._allowed_literals) < _LITERALS_KEPT):
+            self._allowed_literals.add(host)
         headers: list[tuple[str, str]] = []
         for name, value in request.headers.raw:
-            if any(c in name or c in value for c in _BAD_IN_HEADERS):
+            if b"\r" in value or b"\n" in value or b"\0" in value or b"\r" in name \
+                    or b"\n" in name or b"\0" in name:
                 raise httpx.LocalProtocolError("header with CR, LF or NUL")
             headers.append((name.decode("latin-1"), value.decode("latin-1")))
         body = b"".join([chunk async for chunk in request.stream])  # type: ignore[union-attr]
