@@ -139,11 +139,6 @@ class SafeTransport(httpx.AsyncBaseTransport):
         url = request.url
         if url.scheme not in ("http", "https") or not url.host:
             raise httpx.UnsupportedProtocol(f"not an http(s) URL: {str(url)[:200]}")
-        # The ASCII (punycode) host: what DNS, the policy and TLS's server name take.
-        host = url.raw_host.decode("ascii").lower()
-        if (host not in self._allowed_literals and _check_literal(host, self.policy)
-                and len(self._allowed_literals) < _LITERALS_KEPT):
-            self._allowed_literals.add(host)
         headers: list[tuple[str, str]] = []
         for name, value in request.headers.raw:
             if b"\r" in value or b"\n" in value or b"\0" in value or b"\r" in name \
@@ -151,8 +146,13 @@ class SafeTransport(httpx.AsyncBaseTransport):
                 raise httpx.LocalProtocolError("header with CR, LF or NUL")
             headers.append((name.decode("latin-1"), value.decode("latin-1")))
         body = b"".join([chunk async for chunk in request.stream])  # type: ignore[union-attr]
+        # The ASCII (punycode) form: what DNS, the policy and TLS's server name take.
         target = URL(f"{url.scheme}://{url.netloc.decode('ascii')}"
                      f"{url.raw_path.decode('ascii')}", encoded=True)
+        host = (target.raw_host or "").lower()  # the very host aiohttp will connect to
+        if (host not in self._allowed_literals and _check_literal(host, self.policy)
+                and len(self._allowed_literals) < _LITERALS_KEPT):
+            self._allowed_literals.add(host)
         session = self._session or self._open()
         try:
             response = await session.request(request.method, target, headers=headers,
