@@ -1,83 +1,135 @@
-"""Where newsmon may connect: the address policy and the network backend that enforces it.
+"""Where newsmon may connect: the address policy.
 
 Feed URLs, their redirects and article links are untrusted, so every
-connection goes through :mod:`connectors.http11`'s transport: it resolves the host itself,
-refuses any address that is not public (loopback, private, link-local and
-cloud metadata, CGNAT, multicast, unspecified, reserved, and the IPv4-mapped,
-NAT64 and 6to4 forms of those) unless the allow-list permits it, and then
-connects to the very address it checked, so a second DNS answer cannot
-rebind the connection elsewhere. TLS still verifies the original host name.
+connection goes through :mod:`connectors.transport`, which resolves the host
+once, checks every address with an :class:`AddressPolicy` and connects only to
+an address it checked, so a second DNS answer cannot rebind the connection
+elsewhere. TLS still verifies the original host name.
+
+:func:`is_refused` is the one place that decides which addresses are not
+public: every IPv4 and IPv6 special-purpose range (IANA registries), every
+IPv6 form that embeds or tunnels IPv4 unless the embedded address is itself
+public (NAT64 ``64:ff9b::/96``, 6to4 ``2002::/16``), and anything outside
+IPv6 global unicast ``2000::/3``. The policy's allow-list (e.g. 127.0.0.1/32 for
+tests or an intranet deployment) is the only way past it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import ipaddress
-import socket
 import ssl
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
-_6TO4 = ipaddress.ip_network("2002::/16")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _table(rows: Iterable[tuple[str, str]]) -> tuple[tuple[Network, str], ...]:
+    return tuple((ipaddress.ip_network(net), reason) for net, reason in rows)
+
+
+_V4_REFUSED = _table([
+    ("0.0.0.0/8", "'this network' (unspecified)"),
+    ("10.0.0.0/8", "private"),
+    ("100.64.0.0/10", "shared address space (CGNAT)"),
+    ("127.0.0.0/8", "loopback"),
+    ("169.254.0.0/16", "link-local (cloud metadata)"),
+    ("172.16.0.0/12", "private"),
+    ("192.0.0.0/24", "IETF protocol assignments"),
+    ("192.0.2.0/24", "documentation"),
+    ("192.88.99.0/24", "6to4 relay anycast"),
+    ("192.168.0.0/16", "private"),
+    ("198.18.0.0/15", "benchmarking"),
+    ("198.51.100.0/24", "documentation"),
+    ("203.0.113.0/24", "documentation"),
+    ("224.0.0.0/4", "multicast"),
+    ("240.0.0.0/4", "reserved (and broadcast)"),
+])
+
+# Checked in order: the first match gives the reason.
+_V6_REFUSED = _table([
+    ("::/128", "unspecified"),
+    ("::1/128", "loopback"),
+    ("::ffff:0:0/96", "IPv4-mapped"),
+    ("::ffff:0:0:0/96", "IPv4-translated"),
+    ("::/96", "IPv4-compatible (deprecated)"),
+    ("64:ff9b:1::/48", "local-use NAT64"),
+    ("100::/64", "discard-only"),
+    ("2001::/32", "Teredo"),
+    ("2001:db8::/32", "documentation"),
+    ("2001::/23", "IETF protocol assignments"),
+    ("3fff::/20", "documentation"),
+    ("5f00::/16", "SRv6 SIDs"),
+    ("fc00::/7", "unique local (private)"),
+    ("fe80::/10", "link-local"),
+    ("fec0::/10", "site-local (deprecated)"),
+    ("ff00::/8", "multicast"),
+])
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_6TO4 = ipaddress.IPv6Network("2002::/16")
+_GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
+
+
+def is_refused(ip: IPAddress) -> str | None:
+    """Why ``ip`` is not a public address newsmon may connect to, or None if it is one."""
+    if isinstance(ip, ipaddress.IPv4Address):
+        for net, reason in _V4_REFUSED:
+            if ip in net:
+                return reason
+        return None if ip.is_global else "not global"
+    for net, reason in _V6_REFUSED:
+        if ip in net:
+            return reason
+    inner: ipaddress.IPv4Address | None = None
+    if ip in _NAT64:
+        inner, form = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF), "NAT64"
+    elif ip in _6TO4:
+        inner, form = ip.sixtofour, "6to4"
+    if inner is not None:
+        why = is_refused(inner)
+        return f"{form} form of {inner}: {why}" if why else None
+    if ip not in _GLOBAL_UNICAST:
+        return "outside global unicast 2000::/3"
+    return None if ip.is_global else "not global"
 
 
 class AddressRefused(OSError):
     """A connection target is not allowed by the address policy."""
 
 
-def _embedded_v4(ip: IPAddress) -> ipaddress.IPv4Address | None:
-    if isinstance(ip, ipaddress.IPv4Address):
-        return None
-    if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    if ip in _NAT64 or ip in _NAT64_LOCAL:
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    if ip in _6TO4:
-        return ip.sixtofour
-    return None
-
-
 @dataclass(frozen=True, slots=True)
 class AddressPolicy:
-    """Public addresses only, plus the networks in ``allow`` (e.g. 127.0.0.1/32 for tests)."""
+    """Public addresses only, plus the networks in ``allow`` (e.g. 127.0.0.1/32 for tests).
 
-    allow: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = field(default=())
+    An IPv4 network in ``allow`` also admits its IPv4-mapped IPv6 form (the same socket).
+    """
+
+    allow: tuple[Network, ...] = field(default=())
 
     @classmethod
     def from_strings(cls, networks: Iterable[str]) -> AddressPolicy:
         return cls(tuple(ipaddress.ip_network(n, strict=False) for n in networks))
 
+    def refused(self, ip: IPAddress) -> str | None:
+        """Why the policy refuses ``ip``, or None if it may be connected to."""
+        plain = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+        for candidate in (ip, plain):
+            if candidate is not None and any(
+                    candidate in net for net in self.allow if net.version == candidate.version):
+                return None
+        return is_refused(ip)
+
     def allowed(self, ip: IPAddress) -> bool:
-        if any(ip in net for net in self.allow if net.version == ip.version):
-            return True
-        inner = _embedded_v4(ip)
-        if inner is not None:
-            return self.allowed(inner)
-        return ip.is_global and not ip.is_multicast
+        return self.refused(ip) is None
 
     def check(self, ip: IPAddress, host: str) -> None:
-        if not self.allowed(ip):
-            raise AddressRefused(f"refused to connect to {host} ({ip}): not a public address")
-
-
-async def resolve(host: str, port: int) -> list[IPAddress]:
-    try:
-        return [ipaddress.ip_address(host.strip("[]"))]
-    except ValueError:
-        pass
-    loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    out: list[IPAddress] = []
-    for *_, sockaddr in infos:
-        ip = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
-        if ip not in out:
-            out.append(ip)
-    return out
+        why = self.refused(ip)
+        if why is not None:
+            raise AddressRefused(f"refused to connect to {host} ({ip}): {why}, not a public "
+                                 "address")
 
 
 @functools.cache

@@ -18,15 +18,35 @@ GOOD_FEED = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>Good</ti
 <pubDate>Mon, 02 Nov 2026 08:00:00 GMT</pubDate></item></channel></rss>"""
 
 
+def _gzip_zeros(prefix: bytes, zeros: int) -> bytes:
+    """One gzip member of ``prefix`` then ``zeros`` zero bytes, built without holding them
+    (run-length matches only: as small as deflate gets for zeros, and quick to make)."""
+    comp = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS, 9, zlib.Z_RLE)
+    block = b"\0" * (1 << 20)
+    parts = [comp.compress(prefix)] + [comp.compress(block) for _ in range(zeros >> 20)]
+    return b"".join(parts) + comp.flush()
+
+
 def gzip_bomb(inflated: int, layers: int = 1) -> bytes:
     """``inflated`` zero bytes, gzipped ``layers`` times, built without holding them all."""
-    comp = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    block = b"\0" * (1 << 20)
-    parts = [comp.compress(block) for _ in range(inflated >> 20)]
-    data = b"".join(parts) + comp.flush()
+    data = _gzip_zeros(b"", inflated)
     for _ in range(layers - 1):
         data = gzip.compress(data, 9)
     return data
+
+
+def zero_run_bomb(zeros: int = 1 << 30) -> bytes:
+    """For ``Content-Encoding: gzip, gzip``: the inner stream is a tiny gzip member (the
+    good feed) followed by ``zeros`` zero bytes, the outer gzip squeezes that run
+    (1 GiB) into about 1 MiB on the wire."""
+    return _gzip_zeros(gzip.compress(GOOD_FEED), zeros)
+
+
+#: Three gzip members, as ``gzip a b c`` or ``cat a.gz b.gz c.gz`` make, and zero padding.
+MEMBERS = [GOOD_FEED[:100], GOOD_FEED[100:250], GOOD_FEED[250:]]
+MULTI_MEMBER = b"".join(gzip.compress(m) for m in MEMBERS) + b"\0" * 512
+#: Forty members of 1 MiB of zeros each: 40 MiB in all, in about 40 KiB.
+MANY_MEMBERS = gzip.compress(b"\0" * (1 << 20), 9) * 40
 
 
 def many_items(n: int) -> bytes:
@@ -46,7 +66,7 @@ class Server:
 
 @asynccontextmanager
 async def misbehaving_server(bomb: bytes = b"", stacked_bomb: bytes = b"",
-                             many: bytes = b"") -> AsyncIterator[Server]:
+                             many: bytes = b"", zero_run: bytes = b"") -> AsyncIterator[Server]:
     srv = Server("", 0)
 
     def hit(request: web.Request) -> int:
@@ -111,6 +131,15 @@ async def misbehaving_server(bomb: bytes = b"", stacked_bomb: bytes = b"",
         if p == "/stacked":
             return web.Response(body=stacked_bomb, headers={
                 "Content-Encoding": "gzip, gzip, gzip", "Content-Type": "application/rss+xml"})
+        if p == "/gzip-gzip-zeros":
+            return web.Response(body=zero_run, headers={
+                "Content-Encoding": "gzip, gzip", "Content-Type": "application/rss+xml"})
+        if p == "/members":
+            return web.Response(body=MULTI_MEMBER, headers={
+                "Content-Encoding": "gzip", "Content-Type": "application/rss+xml"})
+        if p == "/many-members":
+            return web.Response(body=MANY_MEMBERS, headers={
+                "Content-Encoding": "gzip", "Content-Type": "application/rss+xml"})
         if p == "/huge":
             resp = web.StreamResponse(headers={"Content-Type": "application/rss+xml"})
             await resp.prepare(request)

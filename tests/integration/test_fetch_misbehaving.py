@@ -14,20 +14,28 @@ from connectors.fetch import Fetcher, FetchLimits
 from connectors.parse import parse_feed
 from connectors.safety import AddressPolicy
 from connectors.schedule import FeedState, SchedulePolicy, next_interval
-from tests.integration.misbehaving import Server, gzip_bomb, many_items, misbehaving_server
+from tests.integration.misbehaving import (
+    GOOD_FEED,
+    Server,
+    gzip_bomb,
+    many_items,
+    misbehaving_server,
+    zero_run_bomb,
+)
 
 LOCAL = AddressPolicy.from_strings(["127.0.0.1/32"])
 
 
 @functools.cache
-def payloads() -> tuple[bytes, bytes, bytes]:
-    return gzip_bomb(1 << 30), gzip_bomb(64 << 20, 3), many_items(100_000)
+def payloads() -> tuple[bytes, bytes, bytes, bytes]:
+    return gzip_bomb(1 << 30), gzip_bomb(64 << 20, 3), many_items(100_000), zero_run_bomb()
 
 
 @pytest.fixture
 async def server() -> AsyncIterator[Server]:
-    bomb, stacked, many = payloads()
-    async with misbehaving_server(bomb=bomb, stacked_bomb=stacked, many=many) as s:
+    bomb, stacked, many, zero_run = payloads()
+    async with misbehaving_server(bomb=bomb, stacked_bomb=stacked, many=many,
+                                  zero_run=zero_run) as s:
         yield s
 
 
@@ -129,6 +137,44 @@ async def test_gzip_bomb_bounded(server: Server, fetcher: Fetcher) -> None:
     assert peak < 40 * 1024 * 1024, peak
     stacked = await fetcher.fetch(server.base + "/stacked")
     assert stacked.outcome == "too_large" and "Content-Encoding" in (stacked.error or "")
+
+
+async def test_stacked_gzip_over_a_zero_run_is_cut_at_the_cap_quickly(
+        server: Server, fetcher: Fetcher) -> None:
+    # gzip, gzip: the inner stream is a small gzip member then 1 GiB of zeros, about
+    # 1 MiB on the wire. The outer layer's output counts against the cap, so the
+    # fetch stops after max_bytes (10 MiB) of it: in well under a second, in memory
+    # bounded by the cap (the fixture's deadline is 3 s; 10 s leaves room for a
+    # busy machine and tracemalloc's own cost).
+    assert len(payloads()[3]) < 2 << 20
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        t0 = time.monotonic()
+        r = await fetcher.fetch(server.base + "/gzip-gzip-zeros")
+        elapsed = time.monotonic() - t0
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert r.outcome == "too_large", (r.outcome, r.error)
+    assert "layer 1 of 2" in (r.error or "")
+    assert elapsed < 10, elapsed
+    assert peak < 40 * 1024 * 1024, peak
+
+
+async def test_every_gzip_member_is_returned(server: Server, fetcher: Fetcher) -> None:
+    t0 = time.monotonic()
+    r = await fetcher.fetch(server.base + "/members")
+    assert time.monotonic() - t0 < 10
+    assert r.outcome == "ok" and r.body == GOOD_FEED, r.body[-80:]
+
+
+async def test_every_gzip_member_counts_against_the_cap(server: Server,
+                                                        fetcher: Fetcher) -> None:
+    t0 = time.monotonic()
+    r = await fetcher.fetch(server.base + "/many-members")
+    assert time.monotonic() - t0 < 10
+    assert r.outcome == "too_large" and "after decompression" in (r.error or ""), r.error
 
 
 async def test_huge_body_cut_at_the_cap(server: Server, fetcher: Fetcher) -> None:

@@ -1,5 +1,6 @@
-"""newsmon's HTTP/1.1 transport against a raw TCP server on 127.0.0.1 that answers
-from a script: framing, keep-alive, stale connections, caps, header injection."""
+"""newsmon's transport (httpx over aiohttp) against a raw TCP server on 127.0.0.1 that
+answers from a script: framing, strict parsing, keep-alive, stale connections, caps,
+header injection, TLS."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ import pytest
 import trustme
 
 from connectors.fetch import Fetcher, FetchLimits
-from connectors.http11 import SafeTransport
 from connectors.safety import AddressPolicy
+from connectors.transport import SafeTransport
 
 LOCAL = AddressPolicy.from_strings(["127.0.0.0/8"])
 SHORT = FetchLimits(deadline=5.0)
@@ -159,23 +160,56 @@ async def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None
 async def test_server_that_never_answers_on_a_new_connection_is_an_error() -> None:
     async with raw_server(lambda head, n: None) as raw, local_fetcher() as fetcher:
         r = await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f")
-    assert r.outcome == "network_error" and "without answering" in (r.error or "")
+    assert r.outcome == "network_error" and "Server disconnected" in (r.error or "")
+
+
+CHUNK16 = b"0123456789abcdef\r\n0\r\n\r\n"
 
 
 @pytest.mark.parametrize("reply, needle", [
-    (b"HTTP/1.1 200 OK\r\n" + b"X-Big: " + b"a" * 70_000 + b"\r\n\r\n", "response head over"),
-    (b"HTTP/1.1 200 OK\r\n" + b"X: 1\r\n" * 150 + b"\r\n", "header lines"),
-    (b"HTTP/1.1 2OO OK\r\n\r\n", "bad status line"),
-    (b"SSH-2.0-OpenSSH\r\n\r\n", "bad status line"),
-    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "bad chunk size"),
+    (b"HTTP/1.1 200 OK\r\n" + b"X-Big: " + b"a" * 70_000 + b"\r\n\r\n", "more than 8190 bytes"),
+    (b"HTTP/1.1 200 OK\r\n" + b"X: 1\r\n" * 150 + b"\r\n", "Too many headers"),
+    (b"HTTP/1.1 2OO OK\r\n\r\n", "Bad status line"),
+    (b"SSH-2.0-OpenSSH\r\n\r\n", "Bad status line"),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "chunk size"),
+    # chunk sizes are bare hex digits: not Python's int(x, 16), which takes all three
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x10\r\n" + CHUNK16, "chunk size"),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n+10\r\n" + CHUNK16, "chunk size"),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1_0\r\n" + CHUNK16, "chunk size"),
     (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", "Transfer-Encoding"),
-    (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello", "Content-Length"),
-    (b"HTTP/1.1 200 OK\r\n folded: x\r\n\r\n", "bad header line"),
-])
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello",
+     "Content-Length"),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\nok", "Content-Length"),
+    # header names are tokens (RFC 9110 5.1)
+    (b"HTTP/1.1 200 OK\r\nBad Name: x\r\nContent-Length: 2\r\n\r\nok", "header token"),
+    (b"HTTP/1.1 200 OK\r\nX(y): x\r\nContent-Length: 2\r\n\r\nok", "header token"),
+    (b"HTTP/1.1 200 OK\r\nX-A : x\r\nContent-Length: 2\r\n\r\nok", "header token"),
+    (b"HTTP/1.1 200 OK\r\nX\xe9: x\r\nContent-Length: 2\r\n\r\nok", "header token"),
+], ids=["long-head", "many-headers", "status-2OO", "not-http", "chunk-zz", "chunk-0x10",
+        "chunk-+10", "chunk-1_0", "te-gzip", "two-lengths", "length-+2", "name-space",
+        "name-paren", "name-space-before-colon", "name-8bit"])
 async def test_malformed_answers_are_network_errors(reply: bytes, needle: str) -> None:
     async with raw_server(lambda head, n: reply) as raw, local_fetcher() as fetcher:
         r = await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f")
     assert r.outcome == "network_error" and needle in (r.error or ""), r.error
+
+
+HELLO_CHUNKED = b"\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+
+
+@pytest.mark.parametrize("reply", [
+    b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked" + HELLO_CHUNKED,
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3" + HELLO_CHUNKED,
+], ids=["length-first", "chunked-first"])
+async def test_transfer_encoding_with_content_length_is_an_error_and_not_reused(
+        reply: bytes) -> None:
+    # RFC 9112 6.3: such a message may be smuggling and ought to be handled as an
+    # error; the connection it came on must not carry another request.
+    async with raw_server(lambda head, n: reply) as raw, local_fetcher() as fetcher:
+        results = [await fetcher.fetch(f"http://127.0.0.1:{raw.port}/f") for _ in range(2)]
+    assert [r.outcome for r in results] == ["network_error"] * 2
+    assert all("can't be present with" in (r.error or "") for r in results)
+    assert raw.connections == 2
 
 
 async def test_informational_answer_skipped() -> None:
@@ -219,8 +253,7 @@ async def test_no_cookies_are_kept_or_sent() -> None:
 
 
 @asynccontextmanager
-async def tls_client(names: list[str]
-                     ) -> AsyncIterator[tuple[SafeTransport, httpx.AsyncClient, int]]:
+async def tls_client(names: list[str]) -> AsyncIterator[tuple[Raw, httpx.AsyncClient]]:
     """An HTTPS server on 127.0.0.1 whose certificate (from a throwaway CA) is for
     ``names``, and a client over the transport that trusts that CA."""
     ca = trustme.CA()
@@ -228,11 +261,13 @@ async def tls_client(names: list[str]
     ca.issue_cert(*names).configure_cert(server_ctx)
     client_ctx = ssl.create_default_context()
     ca.configure_trust(client_ctx)
+    raw = Raw(0)
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raw.connections += 1
         try:
             while True:
-                await reader.readuntil(b"\r\n\r\n")
+                raw.requests.append(await reader.readuntil(b"\r\n\r\n"))
                 writer.write(ok(FEED))
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
@@ -241,21 +276,51 @@ async def tls_client(names: list[str]
             writer.close()
 
     server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=server_ctx)
+    raw.port = server.sockets[0].getsockname()[1]
     transport = SafeTransport(LOCAL, ssl_context=client_ctx)
     async with server, httpx.AsyncClient(transport=transport) as client:
-        yield transport, client, server.sockets[0].getsockname()[1]
+        yield raw, client
 
 
 async def test_https_verifies_the_certificate_and_keeps_the_connection() -> None:
-    async with tls_client(["127.0.0.1"]) as (transport, client, port):
+    async with tls_client(["127.0.0.1"]) as (raw, client):
         for _ in range(3):
-            r = await client.get(f"https://127.0.0.1:{port}/f")
+            r = await client.get(f"https://127.0.0.1:{raw.port}/f")
             assert r.status_code == 200 and r.content == FEED
-    # one TLS connection served all three (kept alive)
-    assert transport.connections_opened == 1
+    assert raw.connections == 1 and len(raw.requests) == 3  # one TLS connection, kept alive
 
 
 async def test_https_refuses_a_certificate_for_another_name() -> None:
-    async with tls_client(["news.example"]) as (_, client, port):
+    async with tls_client(["news.example"]) as (raw, client):
         with pytest.raises(httpx.ConnectError, match=r"certificate|match|hostname"):
-            await client.get(f"https://127.0.0.1:{port}/f")
+            await client.get(f"https://127.0.0.1:{raw.port}/f")
+    assert not raw.requests
+
+
+async def test_a_name_is_resolved_once_and_only_checked_addresses_are_used() -> None:
+    # "localhost" resolves to loopback: refused by the default policy before any
+    # connection, allowed when the allow-list names 127.0.0.0/8.
+    async with raw_server(lambda head, n: ok(FEED)) as raw:
+        async with local_fetcher(SHORT) as allowed:
+            r = await allowed.fetch(f"http://localhost:{raw.port}/f")
+            assert r.outcome == "ok" and r.body == FEED
+        default = Fetcher(SHORT)
+        try:
+            r = await default.fetch(f"http://localhost:{raw.port}/f")
+        finally:
+            await default.aclose()
+        assert r.outcome == "refused" and "loopback" in (r.error or ""), r.error
+    assert raw.connections == 1
+
+
+@pytest.mark.parametrize("host", ["2130706433", "127.1", "0x7f.0.0.1", "[::127.0.0.1]",
+                                  "[::ffff:7f00:1]", "[fe80::1%25lo]", "localhost"])
+async def test_loopback_in_any_spelling_is_refused_before_connecting(host: str) -> None:
+    async with raw_server(lambda head, n: ok(FEED)) as raw:
+        fetcher = Fetcher(SHORT)
+        try:
+            r = await fetcher.fetch(f"http://{host}:{raw.port}/f")
+        finally:
+            await fetcher.aclose()
+    assert r.outcome == "refused", (r.outcome, r.error)
+    assert raw.connections == 0
