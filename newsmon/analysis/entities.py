@@ -184,6 +184,12 @@ def _clean(text: str) -> str:
     return " ".join(words)
 
 
+def clean_surface(text: str) -> str:
+    """A span's surface as a name: its last line, no possessive, no trailing joining
+    word, no leading article ("the Kremlin's" -> "Kremlin")."""
+    return _ARTICLE.sub("", _clean(text))
+
+
 @dataclass(frozen=True, slots=True)
 class TypedMention:
     surface: str
@@ -285,6 +291,9 @@ class SpacyMentionFinder:
     def __init__(self, model: str | None = None, batch_size: int = 16,
                  lead_chars: int | None = DEFAULT_LEAD_CHARS, second_pass: bool = True,
                  zone_texts: int = 256, reload_growth: int = 4) -> None:
+        from newsmon.compat import spacy as spacy_compat
+
+        spacy_compat.check()  # the reload below reads a private spaCy table: fail now if gone
         self.model = model
         self.nlp = load_spacy_model(model)
         self.batch_size = batch_size
@@ -774,9 +783,11 @@ def _guess_label(phrase: str, words: list[str], person_tokens: set[str]) -> str 
 
 
 def string_table_capacity(nlp: Any) -> int:
-    """Cells in the hash table of ``nlp``'s string store (0 if spaCy hides it)."""
-    table = getattr(nlp.vocab.strings, "_map", None)
-    return int(getattr(table, "capacity", 0) or 0)
+    """Cells in the hash table of ``nlp``'s string store (a private spaCy internal, read
+    through its fence :mod:`newsmon.compat.spacy`)."""
+    from newsmon.compat import spacy as spacy_compat
+
+    return spacy_compat.string_table_capacity(nlp)
 
 
 def load_spacy_model(model: str | None = None) -> Any:
