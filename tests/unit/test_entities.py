@@ -37,10 +37,17 @@ def test_a_span_cut_after_a_joining_word_loses_it() -> None:
     assert set(ents) == {"Trump State", "Bank of England", "Smith"}
 
 
-def test_demonyms_and_aliases_map_to_countries() -> None:
+def test_aliases_map_to_countries_and_demonyms_are_no_places_but_keep_the_country() -> None:
     ents = by_canonical(resolve([Mention("Russian", "NORP", 0), Mention("Russia", "GPE", 9),
-                                 Mention("Britain", "GPE", 20), Mention("UK", "GPE", 30)]))
-    assert ents["Russia"].country == "RU" and ents["Russia"].count == 2
+                                 Mention("Britain", "GPE", 20), Mention("UK", "GPE", 30),
+                                 Mention("Russians", "NORP", 40), Mention("Iraqi", "GPE", 50)]))
+    assert ents["Russia"].country == "RU" and ents["Russia"].count == 1
+    assert ents["Russia"].type == "LOCATION"
+    assert ents["Russian"].type == "other" and ents["Russian"].label == "NORP"
+    assert ents["Russian"].country == "RU" and ents["Russian"].count == 2
+    assert set(ents["Russian"].surface_forms) == {"Russian", "Russians"}
+    # the model sometimes calls a demonym a place: still a nationality
+    assert ents["Iraqi"].type == "other" and ents["Iraqi"].country == "IQ"
     assert ents["United Kingdom"].country == "GB"
     assert country_of("Ukrainians") == ("UA", "Ukraine")
     assert country_of("Narnia") is None
