@@ -47,6 +47,7 @@ _HONORIFICS = re.compile(
     r"Sheikh|Ayatollah|General|Judge|Justice|Ambassador|Chairman|Spokesman|Spokeswoman)\.?\s+)+")
 _POSSESSIVE = re.compile(r"(?:['’]s|['’])$")
 _ARTICLE = re.compile(r"^(?:the|The|THE)\s+")
+_STANCE = re.compile(r"(?:pro|anti|Pro|Anti)-")
 _HAS_LETTER = re.compile(r"[^\W\d_]")
 
 _COUNTRY_NAME_OVERRIDES = {
@@ -187,9 +188,19 @@ def _clean(text: str) -> str:
     text = text.strip().split("\n")[-1].strip()
     text = _POSSESSIVE.sub("", text)
     words = text.split()
-    while len(words) > 1 and words[-1].lower() in _JOINERS:
-        words.pop()  # a span cut after "of"/"the"/"and" ("Trump State of"): no name ends so
+    while len(words) > 1 and (words[-1].lower() in _JOINERS or _SCORE.fullmatch(words[-1])):
+        # A span cut after "of"/"the"/"and" ("Trump State of"): no name ends so. A result
+        # the model took along ("Miami 64-30", "Zheng Qinwen 6-3") is no part of a name.
+        words.pop()
     return " ".join(words)
+
+
+_SCORE = re.compile(r"\d+[-–]\d+")
+# Words the model labels ORG on their own, cut from a longer name ("Secretary of State",
+# "Ministry of Defence"): alone they name nothing.
+_DEPARTMENT_WORDS = frozenset((  # noqa: SIM905
+    "State Defence Defense Interior Treasury Foreign Finance Justice Health Education "
+    "Commerce Energy Labor Labour Agriculture Transport Home").split())
 
 
 def clean_surface(text: str) -> str:
@@ -215,6 +226,10 @@ def type_mentions(mentions: Iterable[Mention]) -> list[TypedMention]:
         surface = _clean(m.text)
         etype = _LABELS.get(m.label)
         if etype is None or not surface or not _HAS_LETTER.search(surface):
+            continue
+        if surface.islower() or _STANCE.match(surface):
+            continue  # "defence ministry", "coast guard", "pro-EU": no proper name
+        if etype == "ORG" and surface in _DEPARTMENT_WORDS:
             continue
         if etype == "PERSON":
             surface = _HONORIFICS.sub("", surface)
@@ -252,8 +267,14 @@ def type_mentions(mentions: Iterable[Mention]) -> list[TypedMention]:
                     "other", "NORP"
             elif hit is not None:
                 (country, canonical), etype = hit, "LOCATION"
-            elif etype in ("ORG", "PERSON") and low in _regions():
+            elif etype in ("ORG", "PERSON", "other") and low in _regions():
                 etype = "LOCATION"  # "Crimea", "Sahel": the model often calls them ORG/PERSON
+        if (label in ("PERSON", "NORP") and etype in ("PERSON", "other") and country is None
+                and canonical == surface and low not in full_names and low in _place_table()):
+            # A known city or region the model took for a person or a people ("Buenos
+            # Aires", "Goma", "Abkhazia"), unless this document names someone so. (Not
+            # one it took for an ORG: a club is often named by its city.)
+            etype = "LOCATION"
         if etype == "LOCATION" and country is None:
             country = place_country(surface)
         out.append(TypedMention(surface, etype, canonical, country, label, start))

@@ -352,3 +352,21 @@ def test_the_model_is_reloaded_before_its_hash_tables_outgrow_the_words_it_keeps
     said = [r.getMessage() for r in caplog.records if "reloaded" in r.getMessage()]
     assert len(said) == finder.reloads
     assert f"the {loaded} it loaded with" in said[0]
+
+
+def test_what_is_no_proper_name_is_dropped_or_trimmed() -> None:
+    ents = by_canonical(resolve([
+        Mention("defence ministry", "ORG", 0), Mention("pro-EU", "NORP", 20),
+        Mention("State", "ORG", 30), Mention("Zheng Qinwen 6-3", "PERSON", 40),
+        Mention("Miami 64-30", "GPE", 60), Mention("Apollo 11", "ORG", 80)]))
+    assert set(ents) == {"Zheng Qinwen", "Miami", "Apollo 11"}
+
+
+def test_a_known_place_the_model_took_for_a_person_is_a_place() -> None:
+    ents = resolve([Mention("Buenos Aires", "PERSON", 0), Mention("Abkhazia", "NORP", 20),
+                    Mention("Paris Hilton", "PERSON", 40), Mention("Houston", "PERSON", 60),
+                    Mention("Whitney Houston", "PERSON", 80)])
+    kinds = {e.canonical: (e.type, e.count) for e in ents}
+    assert kinds["Buenos Aires"][0] == "LOCATION" and kinds["Abkhazia"][0] == "LOCATION"
+    assert kinds["Paris Hilton"] == ("PERSON", 1)
+    assert kinds["Whitney Houston"] == ("PERSON", 2) and "Houston" not in kinds
