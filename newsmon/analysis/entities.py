@@ -44,7 +44,10 @@ _HONORIFICS = re.compile(
     r"Gov|Rev|Fr|St|President|Vice President|Prime Minister|Premier|Chancellor|Secretary|"
     r"Minister|Foreign Minister|Foreign Secretary|Defence Secretary|Defense Secretary|"
     r"Secretary of State|Senator|Governor|Mayor|King|Queen|Prince|Princess|Pope|"
-    r"Sheikh|Ayatollah|General|Judge|Justice|Ambassador|Chairman|Spokesman|Spokeswoman)\.?\s+)+")
+    r"Sheikh|Ayatollah|General|Judge|Justice|Ambassador|Chairman|Spokesman|Spokeswoman|"
+    r"Professor|Detective|Sergeant|Inspector|Constable|Superintendent|Commissioner|"
+    r"Coach|Captain|Commander|Colonel|Lieutenant|Major|Goalkeeper|Striker|Defender|"
+    r"Midfielder|Forward|Chief Executive|CEO|Director)\.?\s+)+")
 _POSSESSIVE = re.compile(r"(?:['’]s|['’])$")
 _ARTICLE = re.compile(r"^(?:the|The|THE)\s+")
 _STANCE = re.compile(r"(?:pro|anti|Pro|Anti)-")
@@ -677,7 +680,10 @@ def propagate(text: str, start: int, lead: Sequence[Mention],
                 continue
         if len(words) == 1 and _ACRONYM.fullmatch(phrase) and _shouting(text, a, b):
             continue  # a heading or a label in capitals, not an organisation
-        label = _guess_label(phrase, words, person_tokens)
+        # A run that opens with a title is a person, maybe with their employer
+        # ("Professor Diana Francis of Khalifa University"): the model splits it.
+        label = None if _HONORIFICS.match(phrase) else _guess_label(phrase, words,
+                                                                     person_tokens)
         if label is not None:
             out.append(Mention(phrase, label, a))
         elif unexplained is not None and not common:
