@@ -116,7 +116,7 @@ _WORD = re.compile(r"\w+")
 
 
 def _words(surface: str) -> tuple[str, ...]:
-    return tuple(w.lower() for w in _WORD.findall(surface))
+    return tuple(w.lower() for w in _WORD.findall(surface.replace(".", "")))
 
 
 def _contains(big: tuple[str, ...], small: tuple[str, ...]) -> bool:
