@@ -9,7 +9,8 @@ project. Sections:
   and data set (wikigold, PER/ORG/LOC; the written news items of
   ``newsmon.analysis.evalcorpus`` when it is installed), and articles/s on the
   article-extraction benchmark's full texts, for newsmon's extractor and for
-  spaCy's small model as shipped on the full text, timed in turn in one run;
+  spaCy's small model as shipped on the full text (and, for speed only, its NER
+  alone), timed in turn in one run;
 * near-duplicates: copy recall and false-duplicate rate on a syndication set
   built from the benchmark texts (``newsmon.analysis.neardup``);
 * tension: ROC AUC of the score for conflictual vs the rest on the labelled
