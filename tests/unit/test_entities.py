@@ -1,4 +1,5 @@
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -37,10 +38,17 @@ def test_a_span_cut_after_a_joining_word_loses_it() -> None:
     assert set(ents) == {"Trump State", "Bank of England", "Smith"}
 
 
-def test_demonyms_and_aliases_map_to_countries() -> None:
+def test_aliases_map_to_countries_and_demonyms_are_no_places_but_keep_the_country() -> None:
     ents = by_canonical(resolve([Mention("Russian", "NORP", 0), Mention("Russia", "GPE", 9),
-                                 Mention("Britain", "GPE", 20), Mention("UK", "GPE", 30)]))
-    assert ents["Russia"].country == "RU" and ents["Russia"].count == 2
+                                 Mention("Britain", "GPE", 20), Mention("UK", "GPE", 30),
+                                 Mention("Russians", "NORP", 40), Mention("Iraqi", "GPE", 50)]))
+    assert ents["Russia"].country == "RU" and ents["Russia"].count == 1
+    assert ents["Russia"].type == "LOCATION"
+    assert ents["Russian"].type == "other" and ents["Russian"].label == "NORP"
+    assert ents["Russian"].country == "RU" and ents["Russian"].count == 2
+    assert set(ents["Russian"].surface_forms) == {"Russian", "Russians"}
+    # the model sometimes calls a demonym a place: still a nationality
+    assert ents["Iraqi"].type == "other" and ents["Iraqi"].country == "IQ"
     assert ents["United Kingdom"].country == "GB"
     assert country_of("Ukrainians") == ("UA", "Ukraine")
     assert country_of("Narnia") is None
@@ -344,3 +352,91 @@ def test_the_model_is_reloaded_before_its_hash_tables_outgrow_the_words_it_keeps
     said = [r.getMessage() for r in caplog.records if "reloaded" in r.getMessage()]
     assert len(said) == finder.reloads
     assert f"the {loaded} it loaded with" in said[0]
+
+
+def test_what_is_no_proper_name_is_dropped_or_trimmed() -> None:
+    ents = by_canonical(resolve([
+        Mention("defence ministry", "ORG", 0), Mention("pro-EU", "NORP", 20),
+        Mention("State", "ORG", 30), Mention("Zheng Qinwen 6-3", "PERSON", 40),
+        Mention("Miami 64-30", "GPE", 60), Mention("Apollo 11", "ORG", 80)]))
+    assert set(ents) == {"Zheng Qinwen", "Miami", "Apollo 11"}
+
+
+def test_a_known_place_the_model_took_for_a_person_is_a_place() -> None:
+    ents = resolve([Mention("Buenos Aires", "PERSON", 0), Mention("Abkhazia", "NORP", 20),
+                    Mention("Paris Hilton", "PERSON", 40), Mention("Houston", "PERSON", 60),
+                    Mention("Whitney Houston", "PERSON", 80)])
+    kinds = {e.canonical: (e.type, e.count) for e in ents}
+    assert kinds["Buenos Aires"][0] == "LOCATION" and kinds["Abkhazia"][0] == "LOCATION"
+    assert kinds["Paris Hilton"] == ("PERSON", 1)
+    assert kinds["Whitney Houston"] == ("PERSON", 2) and "Houston" not in kinds
+
+
+def test_relaxed_matching_takes_a_name_inside_the_other_of_the_same_type() -> None:
+    from newsmon.evaluation import prf, prf_relaxed, relaxed_match
+
+    assert relaxed_match("Blinken", "Antony Blinken") and relaxed_match("U.S.", "US")
+    assert relaxed_match("the Kremlin", "Kremlin")
+    assert not relaxed_match("Ford", "Fordham University") and not relaxed_match("", "X")
+    gold = [frozenset({("PERSON", "Antony Blinken"), ("ORG", "NATO"),
+                       ("LOCATION", "Kyiv")})]
+    pred = [{("PERSON", "Blinken"), ("PERSON", "Antony Blinken"), ("LOCATION", "NATO"),
+             ("LOCATION", "Lviv")}]
+    assert prf(pred, gold) == (0.25, 1 / 3, pytest.approx(2 / 7))
+    p, r, _ = prf_relaxed(pred, gold)
+    assert (p, r) == (0.5, 1 / 3)  # both Blinkens right; NATO has the wrong type
+
+
+def test_wikigold_is_split_once_by_a_hash_of_the_document_index() -> None:
+    import hashlib
+
+    from newsmon.evaluation import wikigold_part
+
+    parts = [wikigold_part(i) for i in range(145)]
+    assert parts == [wikigold_part(i) for i in range(145)]
+    assert 0.25 < parts.count("test") / 145 < 0.45
+    for i in (0, 1, 144):
+        bucket = int(hashlib.sha256(str(i).encode()).hexdigest(), 16) % 100
+        assert parts[i] == ("test" if bucket < 35 else "dev")
+
+
+def test_gold_sets_add_the_written_news_when_the_loader_is_there(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+    from dataclasses import dataclass
+
+    from newsmon.evaluation import gold_sets, wikigold_part
+
+    (tmp_path / "ner/wikigold").mkdir(parents=True)
+    docs = [f"-DOCSTART- O\n\nPerson{i} I-PER\nvisited O\nParis I-LOC\n. O\n" for i in range(8)]
+    (tmp_path / "ner/wikigold/wikigold.conll.txt").write_text("\n".join(docs))
+    monkeypatch.setitem(sys.modules, "newsmon.analysis.evalcorpus", None)  # not installed
+    dev = gold_sets(tmp_path, "dev")
+    assert [name for name, _ in dev] == ["wikigold"]
+    assert len(dev[0][1]) == sum(wikigold_part(i) == "dev" for i in range(8))
+    assert ("LOCATION", "Paris") in dev[0][1][0].entities
+
+    @dataclass
+    class Item:
+        kind: str
+        title: str
+        text: str
+        entities: tuple[tuple[str, str], ...]
+
+    asked: list[str] = []
+
+    def load_items(part: str, data: object) -> list[Item]:
+        asked.append(part)
+        return [Item("short", "Blinken in Kyiv", "He met NATO.",
+                     (("PERSON", "Antony Blinken"), ("LOCATION", "Kyiv"))),
+                Item("headline", "Ignored", "", ())]
+
+    fake = types.ModuleType("newsmon.analysis.evalcorpus")
+    fake.load_items = load_items  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "newsmon.analysis.evalcorpus", fake)
+    test = dict(gold_sets(tmp_path, "test"))
+    assert asked == ["test"] and len(test["written news"]) == 1
+    news = test["written news"][0]
+    assert news.text == "Blinken in Kyiv\n\nHe met NATO."
+    assert news.entities == {("PERSON", "Antony Blinken"), ("LOCATION", "Kyiv")}

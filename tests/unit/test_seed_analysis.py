@@ -64,3 +64,12 @@ def test_lexicon_override(tmp_path: Path) -> None:
     (tmp_path / "bad.yml").write_text("categories: [1]\n")
     with pytest.raises(LexiconError, match=r"bad\.yml"):
         load_lexicon(override=tmp_path / "bad.yml")
+
+
+def test_a_demonym_is_no_place_but_the_record_keeps_its_country(analyzer: Analyzer) -> None:
+    out = analyse(analyzer, "Iraqi officials said talks with Turkish envoys went well")
+    kinds = {e["text"]: (e["type"], e["country"]) for e in out["entities"]}
+    assert kinds["Iraqi"] == ("other", "IQ") and kinds["Turkish"] == ("other", "TR")
+    assert not [e for e in out["entities"] if e["type"] == "LOCATION"]
+    assert out["countries"] == ["IQ", "TR"]
+    assert_valid("enriched-article", [out])
