@@ -22,6 +22,7 @@ import feedparser
 
 from connectors import rss20
 from newsmon.analysis.canonical import article_id
+from newsmon.compat.feedparser import parse_date
 from newsmon.records import RawArticle
 
 MAX_FIELD_CHARS = 200_000
@@ -171,9 +172,7 @@ def _json_date(value: Any) -> str | None:
     try:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        from feedparser.datetimes import _parse_date
-
-        return _iso(_parse_date(value))
+        return _iso(parse_date(value))
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

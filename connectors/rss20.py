@@ -18,11 +18,12 @@ that is not well-formed, a root other than ``<rss version="2.x">``, one
 ``xml:base``, items outside the one channel, an item child that is neither
 in :data:`FIELDS` nor :data:`HARMLESS` (feedparser would store it where
 newsmon reads), a repeated field, attributes or child elements on a field.
-It imports feedparser internals, so pyproject pins feedparser to 6.0.x; the
-differential test would catch a change in them. ``tests/unit/test_rss20.py`` walks every feed under
-``../shared/data/feeds`` (the real ones and feedparser's own test suite) and
-checks that whatever this reader answers equals feedparser's result, field
-for field.
+The feedparser internals it uses come from :mod:`newsmon.compat.feedparser`
+(checked at start-up; pyproject pins feedparser to 6.0.x), and the
+differential test would catch a change in their behaviour.
+``tests/unit/test_rss20.py`` walks every feed under ``../shared/data/feeds``
+(the real ones and feedparser's own test suite) and checks that whatever this
+reader answers equals feedparser's result, field for field.
 """
 
 from __future__ import annotations
@@ -34,12 +35,16 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any
 
-from feedparser.api import StrictFeedParser
-from feedparser.datetimes import _parse_date
-from feedparser.encodings import convert_to_utf8
-from feedparser.html import _cp1252
-from feedparser.sanitizer import _sanitize_html
-from feedparser.urls import _urljoin, make_safe_absolute_uri, resolve_relative_uris
+from newsmon.compat.feedparser import (
+    StrictFeedParser,
+    convert_to_utf8,
+    make_safe_absolute_uri,
+    resolve_relative_uris,
+)
+from newsmon.compat.feedparser import cp1252 as _cp1252
+from newsmon.compat.feedparser import parse_date as _parse_date
+from newsmon.compat.feedparser import sanitize_html as _sanitize_html
+from newsmon.compat.feedparser import urljoin as _urljoin
 
 _XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 # Declaring one of these makes feedparser call the document RSS 1.0 or 0.90.
