@@ -1,0 +1,186 @@
+"""Feed parsing off the event loop, in worker processes with a deadline.
+
+Parsing is pure CPU work on untrusted bytes; in the connector's event loop one
+slow document would stall every other feed's fetch and publish. A
+:class:`ParsePool` keeps a few *spawned* worker processes (no inherited Kafka
+or HTTP sockets) and sends each parse to an idle one through a pipe. A parse
+that is not answered within the budget's ``seconds`` gets its process killed
+(a thread cannot be stopped; a process can) and :class:`ParseTimeout` raised;
+a fresh process replaces it at the next parse. A process that dies (out of
+memory, a crash in C code) raises :class:`ParseFailed`. Either way only that
+feed's poll fails.
+
+The pool's threads only wait on the pipes; the work runs in the processes. A
+new process's imports (about 0.5 s) are not counted against the deadline: it
+reports ready first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import signal
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.connection import Connection
+from typing import Any
+
+from connectors.parse import DEFAULT_BUDGET, FeedTooLarge, ParseBudget, ParsedFeed
+
+log = logging.getLogger(__name__)
+
+#: How long a new worker process may take to import the parser before it is given up.
+STARTUP_SECONDS = 60.0
+
+
+class ParseTimeout(Exception):
+    """The parse took longer than the budget allows; its worker process was killed."""
+
+
+class ParseFailed(Exception):
+    """The parser raised, or its worker process died; the message says which."""
+
+
+def _serve(conn: Connection) -> None:  # pragma: no cover - runs in the worker process
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    from connectors.parse import parse_feed
+
+    conn.send(("ready", None))
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        body, feed_url, fetched_at, headers, source, budget = job
+        try:
+            reply: tuple[str, Any] = ("ok", parse_feed(body, feed_url, fetched_at, headers,
+                                                       source, budget))
+        except FeedTooLarge as exc:
+            reply = ("too_large", str(exc))
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent, never lost
+            reply = ("error", f"parser raised {type(exc).__name__}: {exc}"[:500])
+        del body, job
+        conn.send(reply)
+
+
+class _Worker:
+    def __init__(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_serve, args=(child,), name="newsmon-parse",
+                                   daemon=True)
+        self.process.start()
+        child.close()
+        self.ready = False
+
+    def wait_ready(self) -> bool:
+        """Wait for the process to have imported the parser (blocking)."""
+        if not self.ready:
+            if not self.conn.poll(STARTUP_SECONDS):
+                raise ParseFailed(f"parse worker not ready after {STARTUP_SECONDS:.0f} s")
+            self.conn.recv()
+            self.ready = True
+        return True
+
+    def call(self, job: tuple[Any, ...], seconds: float) -> tuple[str, Any]:
+        """Send one job and wait for its answer (blocking: runs in the pool's thread)."""
+        self.wait_ready()
+        self.conn.send(job)
+        if not self.conn.poll(seconds):
+            raise ParseTimeout(f"parse took over {seconds:g} s; its worker process was killed")
+        reply: tuple[str, Any] = self.conn.recv()
+        return reply
+
+    def kill(self) -> None:
+        with contextlib.suppress(Exception):
+            self.process.kill()
+            self.process.join(5)
+        with contextlib.suppress(OSError):
+            self.conn.close()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.conn.send(None)
+        self.process.join(2)
+        if self.process.is_alive():
+            self.kill()
+        with contextlib.suppress(OSError):
+            self.conn.close()
+
+
+class ParsePool:
+    """At most ``workers`` parses at once, each in its own process, each with a deadline."""
+
+    def __init__(self, workers: int = 2, budget: ParseBudget = DEFAULT_BUDGET) -> None:
+        self.budget = budget
+        self.workers = max(1, workers)
+        self._idle: list[_Worker] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._slots = asyncio.Semaphore(self.workers)
+        self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="newsmon-parse")
+        self.restarts = 0  # processes killed or lost
+
+    async def parse(self, body: bytes, feed_url: str, fetched_at: str,
+                    headers: Mapping[str, str] | None = None, source: str | None = None,
+                    budget: ParseBudget | None = None) -> ParsedFeed:
+        """:func:`connectors.parse.parse_feed` in a worker process.
+
+        Raises :class:`FeedTooLarge`, :class:`ParseTimeout` or :class:`ParseFailed`."""
+        budget = budget or self.budget
+        if len(body) > budget.max_bytes:  # refused before it is copied anywhere
+            raise FeedTooLarge(f"{len(body)} bytes, over the parse budget of {budget.max_bytes}")
+        job = (body, feed_url, fetched_at, dict(headers or {}), source, budget)
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a semaphore belongs to one event loop
+            self._loop, self._slots = loop, asyncio.Semaphore(self.workers)
+        async with self._slots:
+            worker = self._idle.pop() if self._idle else None
+            if worker is None:
+                worker = await loop.run_in_executor(self._threads, _Worker)
+            keep = False
+            try:
+                status, value = await loop.run_in_executor(self._threads, worker.call, job,
+                                                           budget.seconds)
+                keep = True
+            except (EOFError, OSError) as exc:
+                raise ParseFailed(f"parse worker died ({type(exc).__name__}: {exc})") from None
+            finally:
+                if keep:
+                    self._idle.append(worker)
+                else:
+                    self.restarts += 1
+                    worker.kill()
+        if status == "ok":
+            parsed: ParsedFeed = value
+            return parsed
+        if status == "too_large":
+            raise FeedTooLarge(value)
+        raise ParseFailed(value)
+
+    async def warm(self) -> None:
+        """Start every worker process now and wait until each is ready, so that the
+        first parses do not wait for a process to start."""
+        loop = asyncio.get_running_loop()
+        missing = self.workers - len(self._idle)
+        if missing <= 0:
+            return
+        fresh = await asyncio.gather(*(loop.run_in_executor(self._threads, _Worker)
+                                       for _ in range(missing)))
+        ready = await asyncio.gather(*(loop.run_in_executor(self._threads, w.wait_ready)
+                                       for w in fresh), return_exceptions=True)
+        for w, ok in zip(fresh, ready, strict=True):
+            if ok is True:
+                self._idle.append(w)
+            else:
+                w.kill()
+
+    def close(self) -> None:
+        """Stop every worker process (a parse still running is killed)."""
+        idle, self._idle = self._idle, []
+        for w in idle:
+            w.close()
+        self._threads.shutdown(wait=False, cancel_futures=True)
