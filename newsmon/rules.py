@@ -26,6 +26,7 @@ sends one ``update`` alert.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import logging
@@ -107,7 +108,7 @@ class Rule:
         if self.keywords:
             text = " ".join([article.get("title") or "", article.get("summary") or "",
                              *(e["sentence"] for e in t.get("evidence", []))]).lower()
-            hit = [k for k in self.keywords if re.search(rf"\b{re.escape(k)}\b", text)]
+            hit = [k for k in self.keywords if keyword_pattern(k).search(text)]
             if not hit:
                 return None
             reasons.append("keywords: " + ", ".join(hit))
@@ -116,6 +117,16 @@ class Rule:
                 return None
             reasons.append(f"source: {article.get('source')}")
         return reasons
+
+
+@functools.lru_cache(maxsize=4096)
+def keyword_pattern(keyword: str) -> re.Pattern[str]:
+    """``keyword`` as a whole word or phrase: not glued to a letter or digit on either side
+    (so ``u.s.`` matches "the u.s. said" and ``c++`` matches "c++ code", where ``\\b`` after a
+    non-word character would need a word character next), any run of white space inside a
+    phrase matching any other."""
+    body = r"\s+".join(re.escape(part) for part in keyword.split())
+    return re.compile(rf"(?<!\w){body}(?!\w)")
 
 
 def default_rules(threshold: int) -> list[Rule]:

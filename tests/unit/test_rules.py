@@ -110,3 +110,26 @@ def test_escape_untrusted_text() -> None:
 
 def test_shipped_example_rules_load() -> None:
     assert len(load_rules(Path(__file__).parents[2] / "deploy/rules.yml")) == 3
+
+
+@pytest.mark.parametrize(("keyword", "title", "hit"), [
+    ("u.s.", "The U.S. deploys a carrier", True),
+    ("u.s.", "Talks with the U.S.", True),
+    ("u.s.", "Sanctions (U.S.) widen", True),
+    ("u.s.", "The U.S.A. deploys a carrier", False),
+    ("u.s.", "bu.s. is not a word", False),
+    (".net", "A .NET runtime ships", True),
+    (".net", "ASP.NET runtime ships", False),
+    ("c++", "C++ compilers", True),
+    ("troops", "Russia masses troops", True),
+    ("troops", "Russia masses troopships", False),
+    ("war", "Post-war order", True),
+    ("white house", "The White\n  House said", True),
+    ("g7", "At the G7, leaders", True),
+])
+def test_keywords_match_whole_words_even_with_punctuation_at_the_edges(
+        keyword: str, title: str, hit: bool) -> None:
+    rule = parse_rules({"rules": [{"name": "k", "version": 1, "keywords": [keyword]}]}, "x")[0]
+    a = article(40, "elevated", title=title)
+    a["tension"]["evidence"] = []
+    assert (rule.matches(a) is not None) is hit
