@@ -267,3 +267,20 @@ def test_a_hostile_rss_item_is_skipped_and_the_rest_kept() -> None:
     parsed = parse_feed(body, "https://e.example/f", "t")
     assert [e.url for e in parsed.entries] == ["https://e.example/y"]
     assert [r for r, _ in parsed.skipped] == ["size"]
+
+
+def test_the_connector_counts_skipped_items_by_reason_and_logs_once(
+        caplog: pytest.LogCaptureFixture) -> None:
+    from connectors.runner import _report_skipped
+    from newsmon import metrics
+
+    bad_date = {"id": "1", "title": "edge", "date_published": "9999-12-31T23:59:59-14:00"}
+    parsed = parse_feed(_json_feed([bad_date, GOOD, {"id": "2", "title": 3}]),
+                        "https://e.example/f", "t")
+    before = {r: metrics.feed_items_skipped.labels(r)._value.get() for r in ("date", "type")}
+    with caplog.at_level("WARNING", logger="connectors.runner"):
+        _report_skipped("https://e.example/f", parsed)
+    assert metrics.feed_items_skipped.labels("date")._value.get() == before["date"] + 1
+    assert metrics.feed_items_skipped.labels("type")._value.get() == before["type"] + 1
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and "skipped 2 item(s), kept 1" in lines[0]
