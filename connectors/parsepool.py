@@ -31,6 +31,8 @@ from connectors.parse import DEFAULT_BUDGET, FeedTooLarge, ParseBudget, ParsedFe
 
 log = logging.getLogger(__name__)
 
+#: Address space of one worker process (RLIMIT_AS); None for no limit.
+MEMORY_LIMIT = 1024 * 1024 * 1024
 #: How long a new worker process may take to import the parser before it is given up.
 STARTUP_SECONDS = 60.0
 
@@ -43,8 +45,14 @@ class ParseFailed(Exception):
     """The parser raised, or its worker process died; the message says which."""
 
 
-def _serve(conn: Connection) -> None:  # pragma: no cover - runs in the worker process
+def _serve(conn: Connection, memory_limit: int | None) -> None:  # pragma: no cover - child
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    if memory_limit:
+        import resource
+
+        # A parse that needs more address space gets MemoryError (reported as a parse
+        # error) or dies (a lost worker), instead of taking the host's memory.
+        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
     from connectors.parse import parse_feed
 
     conn.send(("ready", None))
@@ -68,11 +76,11 @@ def _serve(conn: Connection) -> None:  # pragma: no cover - runs in the worker p
 
 
 class _Worker:
-    def __init__(self) -> None:
+    def __init__(self, memory_limit: int | None = None) -> None:
         ctx = multiprocessing.get_context("spawn")
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_serve, args=(child,), name="newsmon-parse",
-                                   daemon=True)
+        self.process = ctx.Process(target=_serve, args=(child, memory_limit),
+                                   name="newsmon-parse", daemon=True)
         self.process.start()
         child.close()
         self.ready = False
@@ -115,8 +123,10 @@ class _Worker:
 class ParsePool:
     """At most ``workers`` parses at once, each in its own process, each with a deadline."""
 
-    def __init__(self, workers: int = 2, budget: ParseBudget = DEFAULT_BUDGET) -> None:
+    def __init__(self, workers: int = 2, budget: ParseBudget = DEFAULT_BUDGET,
+                 memory_limit: int | None = MEMORY_LIMIT) -> None:
         self.budget = budget
+        self.memory_limit = memory_limit
         self.workers = max(1, workers)
         self._idle: list[_Worker] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -140,7 +150,7 @@ class ParsePool:
         async with self._slots:
             worker = self._idle.pop() if self._idle else None
             if worker is None:
-                worker = await loop.run_in_executor(self._threads, _Worker)
+                worker = await loop.run_in_executor(self._threads, _Worker, self.memory_limit)
             keep = False
             try:
                 status, value = await loop.run_in_executor(self._threads, worker.call, job,
@@ -168,7 +178,8 @@ class ParsePool:
         missing = self.workers - len(self._idle)
         if missing <= 0:
             return
-        fresh = await asyncio.gather(*(loop.run_in_executor(self._threads, _Worker)
+        fresh = await asyncio.gather(*(loop.run_in_executor(self._threads, _Worker,
+                                                            self.memory_limit)
                                        for _ in range(missing)))
         ready = await asyncio.gather(*(loop.run_in_executor(self._threads, w.wait_ready)
                                        for w in fresh), return_exceptions=True)

@@ -7,6 +7,7 @@ import os
 import signal
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -76,3 +77,16 @@ async def test_too_large_is_refused_without_a_worker(pool: ParsePool) -> None:
         await pool.parse(b"x" * 101, "https://e.example/f", "t",
                          budget=ParseBudget(max_bytes=100))
     assert pool.restarts == 0
+
+
+async def test_workers_run_under_an_address_space_limit() -> None:
+    p = ParsePool(1, memory_limit=768 * 1024 * 1024)
+    await p.warm()
+    try:
+        pid = p._idle[0].process.pid
+        limits = Path(f"/proc/{pid}/limits").read_text()
+        line = next(x for x in limits.splitlines() if x.startswith("Max address space"))
+        assert str(768 * 1024 * 1024) in line
+        assert len((await p.parse(GOOD_FEED, "https://e.example/f", "t")).entries) == 2
+    finally:
+        p.close()
