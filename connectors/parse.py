@@ -198,8 +198,10 @@ def cap_entries(body: bytes, limit: int) -> tuple[bytes, bool]:
         at = cut.at
         if at <= 0 or body[at:at + 1] != b"<":
             return body, False
-        closing = "".join(f"</{name}>" for name in reversed(stack)).encode("ascii", "replace")
-        return body[:at] + closing, True
+        closing = "".join(f"</{name}>" for name in reversed(stack))
+        if not closing.isascii():  # the document's own encoding would be needed
+            return body, False
+        return body[:at] + closing.encode("ascii"), True
     except (expat.ExpatError, ValueError, LookupError, RecursionError, MemoryError):
         return body, False
     return body, False
