@@ -129,6 +129,7 @@ class ParsePool:
         self.memory_limit = memory_limit
         self.workers = max(1, workers)
         self._idle: list[_Worker] = []
+        self._live: set[_Worker] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._slots = asyncio.Semaphore(self.workers)
         self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="newsmon-parse")
@@ -145,12 +146,8 @@ class ParsePool:
             raise FeedTooLarge(f"{len(body)} bytes, over the parse budget of {budget.max_bytes}")
         job = (body, feed_url, fetched_at, dict(headers or {}), source, budget)
         loop = asyncio.get_running_loop()
-        if loop is not self._loop:  # a semaphore belongs to one event loop
-            self._loop, self._slots = loop, asyncio.Semaphore(self.workers)
-        async with self._slots:
-            worker = self._idle.pop() if self._idle else None
-            if worker is None:
-                worker = await loop.run_in_executor(self._threads, _Worker, self.memory_limit)
+        async with self._slot(loop):
+            worker = self._idle.pop() if self._idle else await self._spawn(loop)
             keep = False
             try:
                 status, value = await loop.run_in_executor(self._threads, worker.call, job,
@@ -163,6 +160,7 @@ class ParsePool:
                     self._idle.append(worker)
                 else:
                     self.restarts += 1
+                    self._live.discard(worker)
                     worker.kill()
         if status == "ok":
             parsed: ParsedFeed = value
@@ -171,27 +169,43 @@ class ParsePool:
             raise FeedTooLarge(value)
         raise ParseFailed(value)
 
+    def _slot(self, loop: asyncio.AbstractEventLoop) -> asyncio.Semaphore:
+        if loop is not self._loop:  # a semaphore belongs to one event loop
+            self._loop, self._slots = loop, asyncio.Semaphore(self.workers)
+        return self._slots
+
+    async def _spawn(self, loop: asyncio.AbstractEventLoop) -> _Worker:
+        worker = await loop.run_in_executor(self._threads, _Worker, self.memory_limit)
+        self._live.add(worker)
+        return worker
+
     async def warm(self) -> None:
-        """Start every worker process now and wait until each is ready, so that the
-        first parses do not wait for a process to start."""
+        """Start the worker processes now, so that the first parses do not wait for one
+        to start. Never more than ``workers`` processes: each start holds a parse slot."""
         loop = asyncio.get_running_loop()
-        missing = self.workers - len(self._idle)
-        if missing <= 0:
-            return
-        fresh = await asyncio.gather(*(loop.run_in_executor(self._threads, _Worker,
-                                                            self.memory_limit)
-                                       for _ in range(missing)))
-        ready = await asyncio.gather(*(loop.run_in_executor(self._threads, w.wait_ready)
-                                       for w in fresh), return_exceptions=True)
-        for w, ok in zip(fresh, ready, strict=True):
-            if ok is True:
-                self._idle.append(w)
-            else:
-                w.kill()
+
+        async def one() -> None:
+            async with self._slot(loop):
+                if len(self._live) >= self.workers:
+                    return
+                worker = await self._spawn(loop)
+                try:
+                    await loop.run_in_executor(self._threads, worker.wait_ready)
+                except ParseFailed as exc:
+                    log.warning("%s", exc)
+                    self._live.discard(worker)
+                    worker.kill()
+                    return
+                self._idle.append(worker)
+
+        await asyncio.gather(*(one() for _ in range(self.workers)))
 
     def close(self) -> None:
         """Stop every worker process (a parse still running is killed)."""
         idle, self._idle = self._idle, []
         for w in idle:
             w.close()
+        for w in self._live - set(idle):  # busy, or still starting
+            w.kill()
+        self._live.clear()
         self._threads.shutdown(wait=False, cancel_futures=True)

@@ -107,6 +107,7 @@ class FeedConnector:
         self.per_host = per_host
         self.host_sems: dict[str, asyncio.Semaphore] = {}
         budget = parse_budget or ParseBudget()
+        self._warming: asyncio.Task[None] | None = None
         self.parser = ParsePool(parse_workers, replace(
             budget, max_entries=min(budget.max_entries, self.feed_list.max_entries_per_feed)))
 
@@ -145,7 +146,7 @@ class FeedConnector:
                 wait = min(30.0, wait * 2)
                 continue
             self.producer = producer
-            await self.parser.warm()
+            self._warming = asyncio.create_task(self.parser.warm())  # in the background
             return True
 
     async def stop(self) -> None:
@@ -158,6 +159,9 @@ class FeedConnector:
                     self.producer = None
         finally:
             self.save()
+            if self._warming is not None:
+                self._warming.cancel()
+                await asyncio.gather(self._warming, return_exceptions=True)
             self.parser.close()
             await self.fetcher.aclose()
 

@@ -107,7 +107,12 @@ async def test_scheduler_loop_polls_due_feeds_and_stops_cleanly(kafka_bootstrap:
                           FeedSpec(srv.base + "/429")], tmp_path / "st.json")
         stop = asyncio.Event()
         task = asyncio.create_task(c.run(stop))
-        await asyncio.sleep(4.5)
+        # Three polls of /good, one a second, once the parse workers are up (their start
+        # takes from half a second to a few on a loaded machine).
+        deadline = time.monotonic() + 20
+        while srv.hits.get("/good", 0) < 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)
         stop.set()
         await asyncio.wait_for(task, 15)
     assert srv.hits["/good"] >= 3  # re-polled on its 1 s interval
