@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
+from newsmon import configfile
+from newsmon.configfile import ConfigDoc, ConfigError
 
 
 class FeedConfigError(ValueError):
-    """The feed list is unusable; the message names the file, entry and field."""
+    """The feed list is unusable; the message (one line) names the file, line and field."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,52 @@ class FeedList:
     max_interval: float | None = None
 
 
+MAX_FEEDS = 100_000
+MAX_INTERVAL = 30 * 86400.0  # a month: a feed polled less often than that is not monitored
+_SECONDS = f"a number of seconds from 1 to {MAX_INTERVAL:.0f}"
+_FEED_KEYS = ("url", "name", "tags", "interval", "full_text")
+
+#: The shape of a feed file (JSON Schema). Semantic checks (URLs, CIDRs, repeats) follow it.
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "a mapping with a 'feeds' list",
+    "additionalProperties": False,
+    "required": ["feeds"],
+    "properties": {
+        "feeds": {"type": "array", "maxItems": MAX_FEEDS, "description": "a list of feeds",
+                  "items": {
+                      "type": "object",
+                      "description": "a mapping or a URL string",
+                      "additionalProperties": False,
+                      "required": ["url"],
+                      "properties": {
+                          "url": {"type": "string", "maxLength": 2048,
+                                  "description": "an http(s) URL"},
+                          "name": {"type": "string", "maxLength": 200,
+                                   "description": "a string"},
+                          "tags": {"type": "array", "maxItems": 50,
+                                   "description": "a list of strings",
+                                   "items": {"type": "string", "maxLength": 100,
+                                             "description": "a string"}},
+                          "interval": {"type": "number", "minimum": 1,
+                                       "maximum": MAX_INTERVAL, "description": _SECONDS},
+                          "full_text": {"type": "boolean", "description": "true or false"},
+                      }}},
+        "allow_private_addresses": {"type": "array", "maxItems": 1000,
+                                    "description": "a list of CIDRs",
+                                    "items": {"type": "string", "maxLength": 64,
+                                              "description": "a CIDR such as 127.0.0.1/32"}},
+        "per_feed_metrics": {"type": "boolean", "description": "true or false"},
+        "max_entries_per_feed": {"type": "integer", "minimum": 1, "maximum": 10_000,
+                                 "description": "an integer from 1 to 10000"},
+        "min_interval": {"type": "number", "minimum": 1, "maximum": MAX_INTERVAL,
+                         "description": _SECONDS},
+        "max_interval": {"type": "number", "minimum": 1, "maximum": MAX_INTERVAL,
+                         "description": _SECONDS},
+    },
+}
+
+
 def load_feeds(path: Path | str) -> list[FeedSpec]:
     return load_feed_list(path).feeds
 
@@ -47,92 +94,70 @@ def load_feed_list(path: Path | str) -> FeedList:
     although they are not public, e.g. ``[127.0.0.1/32]`` for a local test
     server), ``per_feed_metrics`` (bool), ``max_entries_per_feed`` (int),
     ``min_interval`` / ``max_interval`` (seconds).
+
+    Any mistake raises :class:`FeedConfigError` whose message is one line,
+    ``file:line: field: what is wrong`` (see :mod:`newsmon.configfile` for the
+    checks every configuration file gets).
     """
-    path = Path(path)
     try:
-        text = path.read_text("utf-8")
-    except OSError as exc:
-        raise FeedConfigError(f"{path}: cannot read feed list: {exc.strerror}") from None
-    try:
-        nodes = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise FeedConfigError(f"{path}: not valid YAML: {exc}") from None
-    feeds = parse_feeds(data, str(path), nodes)
-    return _options(data, str(path), feeds)
+        doc = configfile.load(path, what="feed list")
+        return _feed_list(doc)
+    except ConfigError as exc:
+        raise FeedConfigError(str(exc)) from None
 
 
-def _options(data: dict[str, Any], source: str, feeds: list[FeedSpec]) -> FeedList:
+def _feed_list(doc: ConfigDoc) -> FeedList:
+    data = doc.data
+    if isinstance(data, dict) and isinstance(data.get("feeds"), list):
+        # A bare URL string is short for {url: ...}.
+        data = {**data, "feeds": [{"url": f} if isinstance(f, str) else f
+                                  for f in data["feeds"]]}
+    errors = configfile.validate(ConfigDoc(doc.file, data, doc.root), SCHEMA)
+    if errors:
+        raise errors[0]
+    feeds = _specs(doc, data["feeds"])
     import ipaddress
 
     allow = data.get("allow_private_addresses", [])
-    if not isinstance(allow, list):
-        raise FeedConfigError(f"{source}: allow_private_addresses: expected a list of CIDRs")
-    for n in allow:
+    for i, n in enumerate(allow):
         try:
-            ipaddress.ip_network(str(n), strict=False)
+            ipaddress.ip_network(n, strict=False)
         except ValueError as exc:
-            raise FeedConfigError(f"{source}: allow_private_addresses: {exc}") from None
-    per_feed = data.get("per_feed_metrics", False)
-    if not isinstance(per_feed, bool):
-        raise FeedConfigError(f"{source}: per_feed_metrics: expected true or false")
-    max_entries = data.get("max_entries_per_feed", 500)
-    if not isinstance(max_entries, int) or isinstance(max_entries, bool) or max_entries < 1:
-        raise FeedConfigError(f"{source}: max_entries_per_feed: expected a positive integer")
-    bounds: dict[str, float | None] = {}
-    for key in ("min_interval", "max_interval"):
-        v = data.get(key)
-        if v is not None and (not isinstance(v, int | float) or isinstance(v, bool) or v <= 0):
-            raise FeedConfigError(f"{source}: {key}: expected a positive number of seconds")
-        bounds[key] = float(v) if v is not None else None
-    return FeedList(feeds, tuple(str(n) for n in allow), per_feed, max_entries,
-                    bounds["min_interval"], bounds["max_interval"])
+            raise doc.error(("allow_private_addresses", i), str(exc)) from None
+    bounds = {k: float(data[k]) if k in data else None for k in ("min_interval", "max_interval")}
+    if bounds["min_interval"] and bounds["max_interval"] \
+            and bounds["min_interval"] > bounds["max_interval"]:
+        raise doc.error(("min_interval",), "greater than max_interval")
+    return FeedList(feeds, tuple(allow), data.get("per_feed_metrics", False),
+                    data.get("max_entries_per_feed", 500), bounds["min_interval"],
+                    bounds["max_interval"])
 
 
-def _line(nodes: Any, index: int) -> str:
-    try:
-        for key, value in nodes.value:
-            if key.value == "feeds":
-                return f":{value.value[index].start_mark.line + 1}"
-    except (AttributeError, IndexError, TypeError):
-        pass
-    return ""
-
-
-def parse_feeds(data: Any, source: str = "<feeds>", nodes: Any = None) -> list[FeedSpec]:
-    if not isinstance(data, dict) or not isinstance(data.get("feeds"), list):
-        raise FeedConfigError(f"{source}: expected a mapping with a 'feeds' list")
+def _specs(doc: ConfigDoc, items: list[dict[str, Any]]) -> list[FeedSpec]:
     out: list[FeedSpec] = []
     seen: set[str] = set()
-    for i, item in enumerate(data["feeds"]):
-        where = f"{source}{_line(nodes, i)}: feeds[{i}]"
-        if isinstance(item, str):
-            item = {"url": item}
-        if not isinstance(item, dict):
-            raise FeedConfigError(f"{where}: expected a mapping or a URL string")
-        url = item.get("url")
-        if not isinstance(url, str) or urlsplit(url.strip()).scheme not in ("http", "https") \
-                or not urlsplit(url.strip()).hostname:
-            raise FeedConfigError(f"{where}.url: expected an http(s) URL, got {url!r}")
-        url = url.strip()
+    for i, item in enumerate(items):
+        url = item["url"].strip()
+        try:
+            parts = urlsplit(url)
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        except ValueError:
+            ok = False
+        if not ok:
+            raise doc.error(("feeds", i, "url"), f"expected an http(s) URL, got {url!r}")
         if url in seen:
-            raise FeedConfigError(f"{where}.url: duplicate feed {url}")
+            raise doc.error(("feeds", i, "url"), f"duplicate feed {url}")
         seen.add(url)
-        tags = item.get("tags", [])
-        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            raise FeedConfigError(f"{where}.tags: expected a list of strings")
         interval = item.get("interval")
-        if interval is not None and (not isinstance(interval, int | float) or interval <= 0):
-            raise FeedConfigError(f"{where}.interval: expected a positive number of seconds")
-        name = item.get("name", "")
-        if not isinstance(name, str):
-            raise FeedConfigError(f"{where}.name: expected a string")
-        full_text = item.get("full_text", False)
-        if not isinstance(full_text, bool):
-            raise FeedConfigError(f"{where}.full_text: expected true or false")
-        known = {"url", "name", "tags", "interval", "full_text"}
-        out.append(FeedSpec(url=url, name=name, tags=tuple(tags),
+        out.append(FeedSpec(url=url, name=item.get("name", ""), tags=tuple(item.get("tags", [])),
                             interval=float(interval) if interval is not None else None,
-                            full_text=full_text,
-                            extra={k: v for k, v in item.items() if k not in known}))
+                            full_text=item.get("full_text", False)))
     return out
+
+
+def parse_feeds(data: Any, source: str = "<feeds>") -> list[FeedSpec]:
+    """The feeds of an already-parsed feed file (no line numbers)."""
+    try:
+        return _feed_list(ConfigDoc(source, data, None)).feeds
+    except ConfigError as exc:
+        raise FeedConfigError(str(exc)) from None

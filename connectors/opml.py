@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,13 +12,22 @@ import yaml
 
 from connectors.config import FeedConfigError, FeedList, FeedSpec
 
+#: Folders (nested outlines) deeper than this make the file refused; feed readers nest a few.
+MAX_DEPTH = 100
+#: An OPML file larger than this is refused before it is parsed.
+MAX_BYTES = 16 * 1024 * 1024
+
 
 def parse_opml(data: bytes, source: str = "<opml>") -> list[FeedSpec]:
     """Feeds from an OPML document: every outline with an http(s) ``xmlUrl``.
 
     Nested outlines become tags (the folder names). Python's expat expands no
-    external entities, and its amplification limits stop "billion laughs".
+    external entities, and its amplification limits stop "billion laughs". A file
+    over :data:`MAX_BYTES` or with folders nested over :data:`MAX_DEPTH` deep is
+    refused with a one-line :class:`FeedConfigError`.
     """
+    if len(data) > MAX_BYTES:
+        raise FeedConfigError(f"{source}: OPML file of {len(data)} bytes, over {MAX_BYTES}")
     if b"<!ENTITY" in data[:4096]:
         raise FeedConfigError(f"{source}: OPML with entity declarations is refused")
     try:
@@ -30,23 +39,30 @@ def parse_opml(data: bytes, source: str = "<opml>") -> list[FeedSpec]:
         raise FeedConfigError(f"{source}: not an OPML document (no <opml><body>)")
     out: list[FeedSpec] = []
     seen: set[str] = set()
-
-    def walk(node: ET.Element, folders: tuple[str, ...]) -> None:
-        for child in node.findall("outline"):
-            url = (child.get("xmlUrl") or child.get("xmlurl") or "").strip()
-            name = child.get("title") or child.get("text") or ""
-            if url:
-                parts = urlsplit(url)
-                if parts.scheme in ("http", "https") and parts.hostname and url not in seen:
-                    seen.add(url)
-                    cats = tuple(c.strip().strip("/") for c in
-                                 (child.get("category") or "").split(",") if c.strip())
-                    out.append(FeedSpec(url=url, name=name.strip(),
-                                        tags=tuple(dict.fromkeys(folders + cats))))
-            else:
-                walk(child, (*folders, name.strip()) if name.strip() else folders)
-
-    walk(body, ())
+    # Depth-first in document order, with an explicit stack: no recursion to exhaust.
+    stack: list[tuple[Iterator[ET.Element], tuple[str, ...]]] = [
+        (iter(body.findall("outline")), ())]
+    while stack:
+        children, folders = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            continue
+        url = (child.get("xmlUrl") or child.get("xmlurl") or "").strip()
+        name = child.get("title") or child.get("text") or ""
+        if not url:
+            if len(stack) >= MAX_DEPTH:
+                raise FeedConfigError(f"{source}: outlines nested more than {MAX_DEPTH} deep")
+            stack.append((iter(child.findall("outline")),
+                          (*folders, name.strip()) if name.strip() else folders))
+            continue
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https") and parts.hostname and url not in seen:
+            seen.add(url)
+            cats = tuple(c.strip().strip("/") for c in
+                         (child.get("category") or "").split(",") if c.strip())
+            out.append(FeedSpec(url=url, name=name.strip(),
+                                tags=tuple(dict.fromkeys(folders + cats))))
     return out
 
 

@@ -18,11 +18,12 @@ that is not well-formed, a root other than ``<rss version="2.x">``, one
 ``xml:base``, items outside the one channel, an item child that is neither
 in :data:`FIELDS` nor :data:`HARMLESS` (feedparser would store it where
 newsmon reads), a repeated field, attributes or child elements on a field.
-It imports feedparser internals, so pyproject pins feedparser to 6.0.x; the
-differential test would catch a change in them. ``tests/unit/test_rss20.py`` walks every feed under
-``../shared/data/feeds`` (the real ones and feedparser's own test suite) and
-checks that whatever this reader answers equals feedparser's result, field
-for field.
+The feedparser internals it uses come from :mod:`newsmon.compat.feedparser`
+(checked at start-up; pyproject pins feedparser to 6.0.x), and the
+differential test would catch a change in their behaviour.
+``tests/unit/test_rss20.py`` walks every feed under ``../shared/data/feeds``
+(the real ones and feedparser's own test suite) and checks that whatever this
+reader answers equals feedparser's result, field for field.
 """
 
 from __future__ import annotations
@@ -32,14 +33,18 @@ import io
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
-from feedparser.api import StrictFeedParser
-from feedparser.datetimes import _parse_date
-from feedparser.encodings import convert_to_utf8
-from feedparser.html import _cp1252
-from feedparser.sanitizer import _sanitize_html
-from feedparser.urls import _urljoin, make_safe_absolute_uri, resolve_relative_uris
+from newsmon.compat.feedparser import (
+    StrictFeedParser,
+    convert_to_utf8,
+    make_safe_absolute_uri,
+    resolve_relative_uris,
+)
+from newsmon.compat.feedparser import cp1252 as _cp1252
+from newsmon.compat.feedparser import parse_date as _parse_date
+from newsmon.compat.feedparser import sanitize_html as _sanitize_html
+from newsmon.compat.feedparser import urljoin as _urljoin
 
 _XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 # Declaring one of these makes feedparser call the document RSS 1.0 or 0.90.
@@ -77,12 +82,26 @@ _SPACE = re.compile(r"\s")
 _link_refs = re.compile("&([A-Za-z0-9_]+);")
 
 
+class Caps(Protocol):
+    """How much of a document to read (``connectors.parse.ParseBudget``)."""
+
+    @property
+    def max_entries(self) -> int: ...
+    @property
+    def title_chars(self) -> int: ...
+    @property
+    def summary_chars(self) -> int: ...
+    @property
+    def content_chars(self) -> int: ...
+
+
 def _finish(text: str, base: str, *, relative: bool = False,
-            markup: bool | None = False) -> str:
+            markup: bool | None = False, limit: int | None = None) -> str:
     """feedparser's ``pop`` for one field. ``markup``: True for a field that holds
     HTML (resolved and sanitised), None for an RSS title (plain text unless it looks
-    like HTML), False for a field that never holds markup (links, ids, dates)."""
-    out = text.strip()
+    like HTML), False for a field that never holds markup (links, ids, dates).
+    ``limit``: the text is cut to this many characters before anything else."""
+    out = (text if limit is None else text[:limit]).strip()
     if relative and out:
         out = _urljoin(base, out)
     if markup is None:
@@ -106,15 +125,18 @@ class NotPlain(Exception):
     """The document is not one this reader takes; the message says why."""
 
 
-def read(body: bytes, headers: Mapping[str, str]) -> dict[str, Any] | None:
+def read(body: bytes, headers: Mapping[str, str],
+         caps: Caps | None = None) -> dict[str, Any] | None:
     """feedparser's result (``version``, ``encoding``, ``bozo``, ``feed`` with
     ``title``/``ttl``, ``entries`` with the fields newsmon reads) for a plain RSS
     2.0 document, or None when only feedparser itself should read it.
 
     ``headers`` are the response headers as given to ``feedparser.parse``
-    (``content-location`` is the base for relative links)."""
+    (``content-location`` is the base for relative links). With ``caps``, only
+    the first ``max_entries`` items are read and each title, description and
+    content is cut to its cap before it is sanitised."""
     try:
-        return _read(body, headers)
+        return _read(body, headers, caps)
     except NotPlain:
         return None
 
@@ -128,7 +150,7 @@ def explain(body: bytes, headers: Mapping[str, str]) -> str | None:
     return None
 
 
-def _read(body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
+def _read(body: bytes, headers: Mapping[str, str], caps: Caps | None = None) -> dict[str, Any]:
     result: dict[str, Any] = {"bozo": False, "headers": dict(headers)}
     data = convert_to_utf8(result["headers"], body, result)
     if result.get("bozo") or not result.get("encoding"):
@@ -186,7 +208,8 @@ def _read(body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
         text = _only_text(titles[0])
         if text is None:
             raise NotPlain("channel title with markup or attributes")
-        feed["title"] = _finish(text, base, markup=None)
+        feed["title"] = _finish(text, base, markup=None,
+                                limit=caps.title_chars if caps else None)
     ttls = [c for c in channel if c.tag == "ttl"]
     if ttls:
         text = _only_text(ttls[0]) if len(ttls) == 1 else None
@@ -195,8 +218,10 @@ def _read(body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
         feed["ttl"] = _finish(text, base)
 
     entries: list[dict[str, Any]] = []
-    for item in channel.iterfind("item"):
-        entries.append(_item(item, base, prefixes))
+    for n, item in enumerate(channel.iterfind("item")):
+        if caps is not None and n >= caps.max_entries:
+            break
+        entries.append(_item(item, base, prefixes, caps))
     return {"version": "rss20", "encoding": result["encoding"], "bozo": False, "feed": feed,
             "entries": entries}
 
@@ -210,7 +235,8 @@ def _handler_name(tag: str, prefixes: Mapping[str, str]) -> str:
     return tag.lower()
 
 
-def _item(item: ET.Element, base: str, prefixes: Mapping[str, str]) -> dict[str, Any]:
+def _item(item: ET.Element, base: str, prefixes: Mapping[str, str],
+          caps: Caps | None = None) -> dict[str, Any]:
     if item.attrib:
         raise NotPlain("item attributes")
     entry: dict[str, Any] = {}
@@ -250,12 +276,14 @@ def _item(item: ET.Element, base: str, prefixes: Mapping[str, str]) -> dict[str,
         if text is None:
             raise NotPlain("item field with attributes or children")
         if tag == "title":
-            entry["title"] = _finish(text, base, markup=None)
+            entry["title"] = _finish(text, base, markup=None,
+                                     limit=caps.title_chars if caps else None)
         elif tag == "link":
             value = _finish(text, base, relative=True)
             entry["link"] = _link_refs.sub(r"&\g<1>", value.replace("&amp;", "&"))
         elif tag == "description":
-            entry["summary"] = _finish(text, base, markup=True)
+            entry["summary"] = _finish(text, base, markup=True,
+                                       limit=caps.summary_chars if caps else None)
         elif tag == "pubdate":
             value = _finish(text, base)
             entry["published_parsed"] = _parse_date(value)
@@ -265,9 +293,9 @@ def _item(item: ET.Element, base: str, prefixes: Mapping[str, str]) -> dict[str,
             value = _finish(text, base)
             entry["updated_parsed"] = _parse_date(value)
         else:  # content:encoded
-            value = _finish(text, base, markup=True)
+            value = _finish(text, base, markup=True, limit=caps.content_chars if caps else None)
             entry["content"] = [{"value": value}]
-            entry.setdefault("summary", value)
+            entry.setdefault("summary", value[:caps.summary_chars] if caps else value)
     if nested_title and not entry.get("title"):
         # feedparser keeps the item's own non-empty title over a media:title
         # wherever it stands; without one, which title wins depends on order.

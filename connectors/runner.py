@@ -14,12 +14,17 @@ saves the feed state and closes the HTTP client.
   saved with the feed state (:mod:`connectors.state`), so a restart does not
   republish what was already published.
 * One broken feed never stops the others: every failure becomes an outcome,
-  a log line and a counted metric.
+  a log line and a counted metric. Parsing runs in worker processes
+  (:mod:`connectors.parsepool`) within a per-feed budget (time, bytes,
+  entries, field sizes), so a document that is slow to parse costs its own
+  feed a ``parse_timeout`` and delays no other; an item that cannot be
+  converted is skipped and counted, and the rest of its feed is published.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import functools
 import hashlib
@@ -38,7 +43,8 @@ from aiokafka.errors import KafkaError
 from connectors.config import FeedList, FeedSpec
 from connectors.fetch import Fetcher, FetchResult
 from connectors.fulltext import FullTextFetcher
-from connectors.parse import ParsedFeed, parse_feed
+from connectors.parse import FeedTooLarge, ParseBudget, ParsedFeed
+from connectors.parsepool import ParseFailed, ParsePool, ParseTimeout
 from connectors.schedule import (
     FeedState,
     SchedulePolicy,
@@ -75,7 +81,8 @@ class FeedConnector:
     def __init__(self, settings: Settings, feeds: FeedList | Sequence[FeedSpec], *,
                  fetcher: Fetcher | None = None, state_path: Path | None = None,
                  policy: SchedulePolicy | None = None, concurrency: int = 64,
-                 per_host: int = 2) -> None:
+                 per_host: int = 2, parse_workers: int = 2,
+                 parse_budget: ParseBudget | None = None) -> None:
         self.settings = settings
         self.feed_list = feeds if isinstance(feeds, FeedList) else FeedList(list(feeds))
         self.specs = {f.url: f for f in self.feed_list.feeds}
@@ -99,6 +106,10 @@ class FeedConnector:
         self.global_sem = asyncio.Semaphore(concurrency)
         self.per_host = per_host
         self.host_sems: dict[str, asyncio.Semaphore] = {}
+        budget = parse_budget or ParseBudget()
+        self._warming: asyncio.Task[None] | None = None
+        self.parser = ParsePool(parse_workers, replace(
+            budget, max_entries=min(budget.max_entries, self.feed_list.max_entries_per_feed)))
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self, stop: asyncio.Event | None = None) -> bool:
@@ -135,6 +146,7 @@ class FeedConnector:
                 wait = min(30.0, wait * 2)
                 continue
             self.producer = producer
+            self._warming = asyncio.create_task(self.parser.warm())  # in the background
             return True
 
     async def stop(self) -> None:
@@ -147,6 +159,10 @@ class FeedConnector:
                     self.producer = None
         finally:
             self.save()
+            if self._warming is not None:
+                self._warming.cancel()
+                await asyncio.gather(self._warming, return_exceptions=True)
+            self.parser.close()
             await self.fetcher.aclose()
 
     def save(self) -> None:
@@ -298,17 +314,28 @@ class FeedConnector:
             result.outcome = "not_modified"  # same bytes as last time: nothing to parse
         elif result.ok:
             t0 = time.perf_counter()
+            restarts = self.parser.restarts
             try:
-                parsed = parse_feed(result.body, result.final_url or url, utcnow_iso(),
-                                    result.headers, source=spec.name or None)
-            except Exception as exc:  # noqa: BLE001 - a parser bug is this feed's failure only
-                result.error = f"parser raised {type(exc).__name__}: {exc}"
+                parsed = await self.parser.parse(result.body, result.final_url or url,
+                                                 utcnow_iso(), result.headers,
+                                                 source=spec.name or None)
+            except ParseTimeout as exc:
+                result.error = str(exc)
+                return self._failed(spec, state, result, "parse_timeout", now)
+            except FeedTooLarge as exc:
+                result.error = str(exc)
+                return self._failed(spec, state, result, "too_large", now)
+            except ParseFailed as exc:  # a parser bug is this feed's failure only
+                result.error = str(exc)
                 return self._failed(spec, state, result, "parse_error", now)
+            finally:
+                metrics.parse_worker_restarts.inc(self.parser.restarts - restarts)
             metrics.stage_seconds.labels("parse").observe(time.perf_counter() - t0)
+            _report_skipped(spec.url, parsed)
             if not parsed.entries and parsed.bozo:
                 result.error = f"not a feed ({parsed.bozo_reason})"
                 return self._failed(spec, state, result, "parse_error", now)
-        entries = parsed.entries[:self.feed_list.max_entries_per_feed] if parsed else []
+        entries = parsed.entries if parsed else []
         published, unsent = await self._publish(spec, state, entries) if entries else (0, 0)
         if unsent:
             # Kafka did not take them: keep the old validators and body hash, so the next
@@ -402,8 +429,26 @@ def _forget(inflight: dict[str, Any], url: str, _task: object) -> None:
     inflight.pop(url, None)
 
 
-async def check_feed(fetcher: Fetcher, spec: FeedSpec) -> dict[str, Any]:
-    """Fetch one feed once and describe it, publishing nothing (``newsmon feeds check``)."""
+def _report_skipped(url: str, parsed: ParsedFeed) -> None:
+    """Count the items the parser skipped, and log them in one line."""
+    if not parsed.skipped:
+        return
+    by_reason: dict[str, list[str]] = {}
+    for reason, detail in parsed.skipped:
+        metrics.feed_items_skipped.labels(reason).inc()
+        by_reason.setdefault(reason, []).append(detail)
+    log.warning("feed %s: skipped %d item(s), kept %d: %s", url, len(parsed.skipped),
+                len(parsed.entries), "; ".join(
+                    f"{len(d)} {reason} (first: {d[0]})" for reason, d in by_reason.items()))
+
+
+async def check_feed(fetcher: Fetcher, spec: FeedSpec,
+                     parser: ParsePool | None = None) -> dict[str, Any]:
+    """Fetch one feed once and describe it, publishing nothing (``newsmon feeds check``).
+
+    The parse runs in ``parser``'s worker processes (by default one pool shared
+    by every check in this process, stopped at exit), within its budget."""
+    parser = parser or _check_pool()
     result = await fetcher.fetch(spec.url)
     report: dict[str, Any] = {
         "url": spec.url, "outcome": result.outcome, "status": result.status,
@@ -412,14 +457,26 @@ async def check_feed(fetcher: Fetcher, spec: FeedSpec) -> dict[str, Any]:
     }
     if result.ok:
         try:
-            parsed = parse_feed(result.body, result.final_url or spec.url, utcnow_iso(),
-                                result.headers)
-        except Exception as exc:  # noqa: BLE001 - reported, not raised
-            report.update(outcome="parse_error", error=f"{type(exc).__name__}: {exc}")
+            parsed = await parser.parse(result.body, result.final_url or spec.url,
+                                        utcnow_iso(), result.headers)
+        except (ParseTimeout, FeedTooLarge, ParseFailed) as exc:  # reported, not raised
+            outcome = {ParseTimeout: "parse_timeout", FeedTooLarge: "too_large"}.get(
+                type(exc), "parse_error")
+            report.update(outcome=outcome, error=str(exc))
             return report
         report.update(items=len(parsed.entries), format=parsed.format,
                       encoding=parsed.encoding, title=parsed.title,
-                      bozo=parsed.bozo_reason)
+                      bozo=parsed.bozo_reason, skipped=len(parsed.skipped))
         if not parsed.entries and parsed.bozo:
             report["outcome"] = "parse_error"
     return report
+
+
+_CHECK_POOL: list[ParsePool] = []
+
+
+def _check_pool() -> ParsePool:
+    if not _CHECK_POOL:
+        _CHECK_POOL.append(ParsePool())
+        atexit.register(_CHECK_POOL[0].close)
+    return _CHECK_POOL[0]

@@ -16,7 +16,9 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 STAGES = ("fetch", "parse", "publish", "decode", "dedup", "neardup", "enrich")
 FETCH_OUTCOMES = ("ok", "not_modified", "client_error", "server_error", "rate_limited", "gone",
                   "redirect_error", "network_error", "timeout", "too_large", "parse_error",
-                  "refused", "publish_error")
+                  "parse_timeout", "refused", "publish_error")
+#: Why a feed item was skipped while the rest of its feed was kept (connectors.parse).
+ITEM_SKIP_REASONS = ("date", "type", "size", "malformed")
 
 feed_fetches = Counter("newsmon_feed_fetches_total", "Feed fetch attempts by outcome",
                        ["outcome"])
@@ -91,6 +93,15 @@ fulltext_fetches = Counter("newsmon_fulltext_fetches_total", "Article page fetch
                            ["outcome"])
 for _st in ("new", "seen"):
     feed_items.labels(_st)
+feed_items_skipped = Counter(
+    "newsmon_feed_items_skipped_total",
+    "Feed items that could not be converted (a date outside the calendar, a wrong JSON type, "
+    "an oversized link or id) and were skipped; the rest of the feed was kept", ["reason"])
+for _r in ITEM_SKIP_REASONS:
+    feed_items_skipped.labels(_r)
+parse_worker_restarts = Counter(
+    "newsmon_parse_worker_restarts_total",
+    "Parse worker processes killed at the parse deadline or lost, and replaced")
 
 tension_index = Gauge(
     "newsmon_tension_index",

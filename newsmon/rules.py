@@ -26,20 +26,21 @@ sends one ``update`` alert.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import logging
 import os
 import re
 import time
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from newsmon import configfile
 from newsmon.analysis.tension import LEVELS
+from newsmon.configfile import ConfigDoc, ConfigError, PathPart, format_path
 from newsmon.records import SCHEMA_VERSION, utcnow_iso
 
 log = logging.getLogger(__name__)
@@ -48,12 +49,11 @@ LEVEL_RANK = {name: i for i, (_, name) in enumerate(reversed(LEVELS))}  # low=0 
 SEVERITIES = ("info", "warning", "critical")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _LIST_FIELDS = ("entities_any", "entities_all", "countries", "categories", "keywords", "sources")
-_KNOWN = {"name", "version", "severity", "topic", "min_level", "min_score", "cooldown_minutes",
-          *_LIST_FIELDS}
 
 
 class RulesError(ValueError):
-    """A rules file with mistakes; ``errors`` lists each as "file: rules[i] (name).field: ..."."""
+    """A rules file with mistakes; ``errors`` lists each, one line apiece, as
+    ``file:line: rules[i] (name).field: ...``."""
 
     def __init__(self, errors: list[str]) -> None:
         super().__init__("\n".join(errors))
@@ -107,7 +107,7 @@ class Rule:
         if self.keywords:
             text = " ".join([article.get("title") or "", article.get("summary") or "",
                              *(e["sentence"] for e in t.get("evidence", []))]).lower()
-            hit = [k for k in self.keywords if re.search(rf"\b{re.escape(k)}\b", text)]
+            hit = [k for k in self.keywords if keyword_pattern(k).search(text)]
             if not hit:
                 return None
             reasons.append("keywords: " + ", ".join(hit))
@@ -118,79 +118,103 @@ class Rule:
         return reasons
 
 
+@functools.lru_cache(maxsize=4096)
+def keyword_pattern(keyword: str) -> re.Pattern[str]:
+    """``keyword`` as a whole word or phrase: not glued to a letter or digit on either side
+    (so ``u.s.`` matches "the u.s. said" and ``c++`` matches "c++ code", where ``\\b`` after a
+    non-word character would need a word character next), any run of white space inside a
+    phrase matching any other."""
+    body = r"\s+".join(re.escape(part) for part in keyword.split())
+    return re.compile(rf"(?<!\w){body}(?!\w)")
+
+
 def default_rules(threshold: int) -> list[Rule]:
     return [Rule(name="tension-threshold", version=1, severity="warning", min_score=threshold)]
 
 
-def parse_rules(data: Any, source: str) -> list[Rule]:
-    errors: list[str] = []
-    if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
-        raise RulesError([f"{source}: expected a mapping with a 'rules' list"])
+_STRINGS = {"type": "array", "maxItems": 1000, "description": "a list of non-empty strings",
+            "items": {"type": "string", "minLength": 1, "maxLength": 200,
+                      "description": "a non-empty string"}}
+#: The shape of a rules file (JSON Schema); :func:`parse_rules` adds the checks across fields.
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "a mapping with a 'rules' list",
+    "additionalProperties": False,
+    "required": ["rules"],
+    "properties": {"rules": {
+        "type": "array", "maxItems": 10_000, "description": "a list of rules",
+        "items": {
+            "type": "object",
+            "description": "a mapping",
+            "additionalProperties": False,
+            "required": ["name", "version"],
+            "properties": {
+                "name": {"type": "string", "pattern": _NAME.pattern,
+                         "description": "lower-case letters, digits, '.', '_' or '-'"},
+                "version": {"type": "integer", "minimum": 1, "maximum": 1_000_000_000,
+                            "description": "a positive integer"},
+                "severity": {"enum": list(SEVERITIES),
+                             "description": f"one of {', '.join(SEVERITIES)}"},
+                "topic": {"type": "string", "pattern": r"^[A-Za-z0-9._-]{1,200}$",
+                          "description": "a Kafka topic name"},
+                "min_level": {"enum": list(LEVEL_RANK),
+                              "description": f"one of {', '.join(LEVEL_RANK)}"},
+                "min_score": {"type": "integer", "minimum": 0, "maximum": 100,
+                              "description": "an integer 0-100"},
+                "cooldown_minutes": {"type": "number", "minimum": 0, "maximum": 525_600,
+                                     "description": "a number of minutes from 0 to 525600"},
+                **{key: _STRINGS for key in _LIST_FIELDS},
+            }}}},
+}
+
+
+def parse_rules(data: Any, source: str, doc: ConfigDoc | None = None) -> list[Rule]:
+    """Validate decoded rules (``doc``, when given, supplies line numbers); raise
+    :class:`RulesError` listing every mistake, one line each."""
+    doc = doc if doc is not None and doc.data is data else ConfigDoc(source, data, None)
+
+    def field(path: Sequence[PathPart]) -> str:
+        if len(path) >= 2 and path[0] == "rules" and isinstance(path[1], int):
+            where = f"rules[{path[1]}]"
+            items = data["rules"]
+            item = items[path[1]] if path[1] < len(items) else None
+            if isinstance(item, dict) and isinstance(item.get("name"), str):
+                where += f" ({item['name'][:64]})"
+            return where + "".join(f"[{p}]" if isinstance(p, int) else f".{p}"
+                                   for p in path[2:])
+        return format_path(path)
+
+    errors = [str(e) for e in configfile.validate(doc, SCHEMA, field)]
+    if errors:
+        raise RulesError(errors)
     rules: list[Rule] = []
     names: set[str] = set()
     for i, item in enumerate(data["rules"]):
-        where = f"{source}: rules[{i}]"
-        if not isinstance(item, dict):
-            errors.append(f"{where}: expected a mapping")
-            continue
-        name = item.get("name")
-        if isinstance(name, str):
-            where += f" ({name})"
-        before = len(errors)
-        if not isinstance(name, str) or not _NAME.match(name):
-            errors.append(f"{where}.name: expected lower-case letters, digits, '.', '_' or '-'")
-        elif name in names:
-            errors.append(f"{where}.name: duplicate rule name")
-        version = item.get("version")
-        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            errors.append(f"{where}.version: expected a positive integer")
-        severity = item.get("severity", "warning")
-        if severity not in SEVERITIES:
-            errors.append(f"{where}.severity: expected one of {', '.join(SEVERITIES)}")
-        for key in item:
-            if key not in _KNOWN:
-                errors.append(f"{where}.{key}: unknown field")
+        name = item["name"]
+        if name in names:
+            errors.append(str(doc.error(("rules", i, "name"), "duplicate rule name",
+                                        field(("rules", i, "name")))))
+        names.add(name)
         min_score = 0
         if "min_level" in item and "min_score" in item:
-            errors.append(f"{where}.min_level: give min_level or min_score, not both")
+            errors.append(str(doc.error(("rules", i, "min_level"),
+                                        "give min_level or min_score, not both",
+                                        field(("rules", i, "min_level")))))
         elif "min_level" in item:
-            if item["min_level"] not in LEVEL_RANK:
-                errors.append(f"{where}.min_level: expected one of {', '.join(LEVEL_RANK)}")
-            else:
-                min_score = next(b for b, n in LEVELS if n == item["min_level"])
+            min_score = next(b for b, n in LEVELS if n == item["min_level"])
         elif "min_score" in item:
-            ms = item["min_score"]
-            if not isinstance(ms, int) or isinstance(ms, bool) or not 0 <= ms <= 100:
-                errors.append(f"{where}.min_score: expected an integer 0-100")
-            else:
-                min_score = ms
-        lists: dict[str, list[str]] = {}
-        for key in _LIST_FIELDS:
-            value = item.get(key, [])
-            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-                errors.append(f"{where}.{key}: expected a list of non-empty strings")
-                value = []
-            lists[key] = value
-        topic = item.get("topic")
-        if topic is not None and (not isinstance(topic, str)
-                                  or not re.fullmatch(r"[A-Za-z0-9._-]{1,200}", topic)):
-            errors.append(f"{where}.topic: expected a Kafka topic name")
-        cooldown = item.get("cooldown_minutes", 360)
-        if not isinstance(cooldown, int | float) or isinstance(cooldown, bool) or cooldown < 0:
-            errors.append(f"{where}.cooldown_minutes: expected a number >= 0")
-            cooldown = 360
-        if len(errors) > before:
-            continue
-        names.add(str(name))
+            min_score = item["min_score"]
+        lists = {key: item.get(key, []) for key in _LIST_FIELDS}
         rules.append(Rule(
-            name=str(name), version=int(str(version)), severity=severity, topic=topic,
-            min_score=min_score,
+            name=name, version=item["version"], severity=item.get("severity", "warning"),
+            topic=item.get("topic"), min_score=min_score,
             entities_any=frozenset(lists["entities_any"]),
             entities_all=frozenset(lists["entities_all"]),
             countries=frozenset(c.upper() for c in lists["countries"]),
             categories=frozenset(lists["categories"]),
             keywords=tuple(k.lower() for k in lists["keywords"]),
-            sources=frozenset(lists["sources"]), cooldown_seconds=float(cooldown) * 60,
+            sources=frozenset(lists["sources"]),
+            cooldown_seconds=float(item.get("cooldown_minutes", 360)) * 60,
         ))
     if errors:
         raise RulesError(errors)
@@ -198,15 +222,18 @@ def parse_rules(data: Any, source: str) -> list[Rule]:
 
 
 def load_rules(path: Path) -> list[Rule]:
+    """The rules of a file; :class:`RulesError` (and nothing else) for any mistake in it,
+    each one line ``file:line: rules[i] (name).field: what is wrong``."""
     try:
-        text = path.read_text("utf-8")
-    except OSError as exc:
-        raise RulesError([f"{path}: cannot read rules: {exc.strerror}"]) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise RulesError([f"{path}: not valid YAML: {exc}"]) from None
-    return parse_rules(data, str(path))
+        doc = configfile.load(path, what="rules")
+        return parse_rules(doc.data, str(path), doc)
+    except RulesError:
+        raise
+    except ConfigError as exc:
+        raise RulesError([str(exc)]) from None
+    except Exception as exc:  # noqa: BLE001 - a reload must never die of a bad file
+        raise RulesError([f"{path}: cannot load rules: {type(exc).__name__}: {exc}"
+                          .replace("\n", " ")]) from None
 
 
 @dataclass
@@ -217,18 +244,29 @@ class RuleBook:
     threshold: int = 60
     rules: list[Rule] = field(default_factory=list)
     last_error: str | None = None
-    _mtime: float = -1.0
+    reload_errors: int = 0  # edits rejected since start
+    _stamp: tuple[int, int] = (-1, -1)  # (mtime_ns, size) of the file last read
     _checked: float = 0.0
 
     def __post_init__(self) -> None:
         if self.path is None:
             self.rules = default_rules(self.threshold)
         else:
+            self._stamp = self._stat()
             self.rules = load_rules(self.path)  # the first load must be good
-            self._mtime = os.stat(self.path).st_mtime
+
+    def _stat(self) -> tuple[int, int]:
+        assert self.path is not None
+        st = os.stat(self.path)
+        return st.st_mtime_ns, st.st_size
 
     def maybe_reload(self, force: bool = False, min_interval: float = 1.0) -> bool:
-        """Reload if the file changed (checked at most every ``min_interval`` s) or ``force``."""
+        """Reload if the file changed (checked at most every ``min_interval`` s) or ``force``.
+
+        Never raises: whatever is wrong with the new file (unreadable, not UTF-8,
+        not YAML, not rules) keeps the last good rules in force, sets
+        :attr:`last_error`, adds one to :attr:`reload_errors` and is logged; the
+        file is read again when it changes again (or on ``force``)."""
         if self.path is None:
             return False
         now = time.monotonic()
@@ -236,20 +274,26 @@ class RuleBook:
             return False
         self._checked = now
         try:
-            mtime = os.stat(self.path).st_mtime
+            stamp = self._stat()
         except OSError as exc:
-            self.last_error = f"{self.path}: {exc.strerror}; keeping the last good rules"
-            log.error("%s", self.last_error)
+            error = f"{self.path}: {exc.strerror}; keeping the last good rules"
+            if error != self.last_error:
+                self.reload_errors += 1
+                log.error("%s", error)
+            self.last_error = error
             return False
-        if not force and mtime == self._mtime:
+        if not force and stamp == self._stamp:
             return False
-        self._mtime = mtime
+        self._stamp = stamp
         try:
-            self.rules = load_rules(self.path)
-        except RulesError as exc:
-            self.last_error = str(exc)
-            log.error("rules not reloaded, keeping the last good ones:\n%s", exc)
+            rules = load_rules(self.path)
+        except Exception as exc:  # noqa: BLE001 - load_rules raises RulesError only; belt and braces
+            self.last_error = str(exc) if isinstance(exc, RulesError) else \
+                f"{self.path}: {type(exc).__name__}: {exc}"
+            self.reload_errors += 1
+            log.error("rules not reloaded, keeping the last good ones:\n%s", self.last_error)
             return False
+        self.rules = rules
         self.last_error = None
         log.info("reloaded %d rules from %s", len(self.rules), self.path)
         return True

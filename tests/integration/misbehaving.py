@@ -152,6 +152,11 @@ async def misbehaving_server(bomb: bytes = b"", stacked_bomb: bytes = b"",
             return resp
         if p == "/many":
             return web.Response(body=many, content_type="application/rss+xml")
+        if p == "/slowparse":
+            return web.Response(body=slow_to_parse(), content_type="application/rss+xml")
+        if p == "/late":  # answers after the other feeds of a poll have arrived
+            await asyncio.sleep(0.5)
+            return web.Response(body=GOOD_FEED, content_type="application/rss+xml")
         return web.Response(status=404)
 
     app = web.Application()
@@ -166,3 +171,14 @@ async def misbehaving_server(bomb: bytes = b"", stacked_bomb: bytes = b"",
         yield srv
     finally:
         await runner.cleanup()
+
+
+def slow_to_parse(items: int = 12, chars: int = 50_000) -> bytes:
+    """RSS whose items each carry ``chars`` characters of unterminated comment openers
+    in content:encoded: seconds of HTML sanitising per item even within the field caps."""
+    content = "&lt;!--" * (chars // 4)
+    item = (f"<item><title>s</title><link>https://slow.example.com/x</link>"
+            f"<content:encoded>{content}</content:encoded></item>").encode()
+    return (b'<?xml version="1.0"?><rss version="2.0" '
+            b'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>Slow'
+            b"</title>" + item * items + b"</channel></rss>")

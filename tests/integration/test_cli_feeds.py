@@ -45,4 +45,4 @@ def test_feeds_check_import_export(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yml"
     bad.write_text("feeds:\n  - url: https://a.com\n    interval: fast\n")
     res = run("feeds", "--feeds", str(bad), "export", cwd=tmp_path)
-    assert res.returncode == 2 and f"{bad}:2: feeds[0].interval" in res.stderr
+    assert res.returncode == 2 and f"{bad}:3: feeds[0].interval" in res.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from connectors.config import FeedList, FeedSpec
 from connectors.fetch import Fetcher, FetchLimits
+from connectors.parse import ParseBudget
 from connectors.runner import FeedConnector
 from connectors.safety import AddressPolicy
 from connectors.schedule import SchedulePolicy
@@ -105,7 +107,12 @@ async def test_scheduler_loop_polls_due_feeds_and_stops_cleanly(kafka_bootstrap:
                           FeedSpec(srv.base + "/429")], tmp_path / "st.json")
         stop = asyncio.Event()
         task = asyncio.create_task(c.run(stop))
-        await asyncio.sleep(4.5)
+        # Three polls of /good, one a second, once the parse workers are up (their start
+        # takes from half a second to a few on a loaded machine).
+        deadline = time.monotonic() + 20
+        while srv.hits.get("/good", 0) < 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)
         stop.set()
         await asyncio.wait_for(task, 15)
     assert srv.hits["/good"] >= 3  # re-polled on its 1 s interval
@@ -113,6 +120,42 @@ async def test_scheduler_loop_polls_due_feeds_and_stops_cleanly(kafka_bootstrap:
     assert srv.hits["/429"] == 1  # Retry-After: 120 keeps it away
     saved = StateStore(tmp_path / "st.json").load()
     assert saved[srv.base + "/429"].next_due > saved[srv.base + "/good"].next_due + 60
+
+
+async def test_a_feed_slow_to_parse_delays_no_other_feed(kafka_bootstrap: str,
+                                                         tmp_path: Path) -> None:
+    """One feed's body takes tens of seconds to parse: it is cut off at the parse deadline
+    (``parse_timeout``) in its worker process, and the other feed, whose body arrives while
+    that parse runs, is parsed and published to Kafka within seconds."""
+    s = settings_for(kafka_bootstrap, tmp_path)
+    await ensure_topics(s)
+    before = outcome_count("parse_timeout")
+    async with misbehaving_server() as srv:
+        slow, late = FeedSpec(srv.base + "/slowparse", name="slow"), \
+            FeedSpec(srv.base + "/late", name="late")
+        c = FeedConnector(s, FeedList([slow, late]), state_path=tmp_path / "st.json",
+                          fetcher=Fetcher(FetchLimits(deadline=10.0),
+                                          policy=AddressPolicy.from_strings(["127.0.0.1/32"])),
+                          policy=SchedulePolicy(min_interval=1, default_interval=1),
+                          parse_budget=ParseBudget(seconds=3.0))
+        async with started(c):
+            t0 = time.monotonic()
+            done: dict[str, tuple[str, int, float]] = {}
+
+            async def poll(spec: FeedSpec) -> None:
+                o = await c.poll_feed(spec)
+                done[spec.name] = (o.outcome, o.published, time.monotonic() - t0)
+
+            await asyncio.wait_for(asyncio.gather(poll(slow), poll(late)), 60)
+    assert done["slow"][:2] == ("parse_timeout", 0)
+    assert done["slow"][2] < 20  # the 3 s deadline, not the parse's 20-40 s
+    assert done["late"][:2] == ("ok", 2)
+    assert done["late"][2] < 10  # not behind the slow parse
+    assert outcome_count("parse_timeout") == before + 1
+    raw = await asyncio.to_thread(read_all, kafka_bootstrap, s.topics.raw)
+    assert sorted(r["url"] for r in raw) == ["https://news.example.com/a",
+                                             "https://news.example.com/b"]
+    assert {r["feed_url"] for r in raw} == {srv.base + "/late"}
 
 
 async def test_feed_silence_alert(kafka_bootstrap: str, tmp_path: Path) -> None:

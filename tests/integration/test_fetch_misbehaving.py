@@ -11,7 +11,7 @@ import pytest
 
 from connectors.config import FeedSpec
 from connectors.fetch import Fetcher, FetchLimits
-from connectors.parse import parse_feed
+from connectors.parse import DEFAULT_BUDGET, parse_feed
 from connectors.safety import AddressPolicy
 from connectors.schedule import FeedState, SchedulePolicy, next_interval
 from tests.integration.misbehaving import (
@@ -190,4 +190,6 @@ async def test_many_items_feed(server: Server) -> None:
         await f.aclose()
     assert r.outcome == "ok"
     parsed = parse_feed(r.body, server.base + "/many", "t")
-    assert len(parsed.entries) == 100_000  # the connector then keeps max_entries_per_feed
+    # 100,000 items fetched; the parse stops at the budget's entries, in feed order.
+    assert len(parsed.entries) == DEFAULT_BUDGET.max_entries and parsed.capped
+    assert parsed.entries[-1].title == f"i{DEFAULT_BUDGET.max_entries - 1}"

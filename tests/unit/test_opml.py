@@ -45,3 +45,25 @@ def test_merge_keeps_options_and_loads(tmp_path: Path) -> None:
     p.write_text(text)
     loaded = load_feed_list(p)
     assert len(loaded.feeds) == 3 and loaded.allow_private_addresses == ("127.0.0.1/32",)
+
+
+def test_nested_folders_keep_document_order() -> None:
+    doc = b"""<opml version="2.0"><body>
+      <outline text="A"><outline text="B"><outline xmlUrl="https://x.com/1"/></outline>
+        <outline xmlUrl="https://x.com/2"/></outline>
+      <outline xmlUrl="https://x.com/3"/></body></opml>"""
+    assert [(f.url, f.tags) for f in parse_opml(doc)] == [
+        ("https://x.com/1", ("A", "B")), ("https://x.com/2", ("A",)), ("https://x.com/3", ())]
+
+
+def test_outlines_nested_5000_deep_are_refused_in_one_line() -> None:
+    doc = (b"<opml version='2.0'><body>" + b"<outline text='f'>" * 5000
+           + b"<outline xmlUrl='https://x.com/deep'/>" + b"</outline>" * 5000 + b"</body></opml>")
+    with pytest.raises(FeedConfigError) as info:
+        parse_opml(doc, "deep.opml")
+    assert str(info.value) == "deep.opml: outlines nested more than 100 deep"
+
+
+def test_an_oversized_opml_file_is_refused() -> None:
+    with pytest.raises(FeedConfigError, match="over"):
+        parse_opml(b" " * (17 * 1024 * 1024))

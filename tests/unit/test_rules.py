@@ -67,7 +67,7 @@ def test_cooldown_and_level_update() -> None:
     ("rules:\n  - name: a\n    version: 0\n", "rules[0] (a).version"),
     ("rules:\n  - name: a\n    version: 1\n    min_level: extreme\n", "(a).min_level"),
     ("rules:\n  - name: a\n    version: 1\n    countries: RU\n", "(a).countries"),
-    ("rules:\n  - name: a\n    version: 1\n    colour: red\n", "(a).colour: unknown field"),
+    ("rules:\n  - name: a\n    version: 1\n    colour: red\n", "(a).colour: unknown key"),
     ("rules:\n  - name: a\n    version: 1\n  - name: a\n    version: 1\n", "duplicate rule"),
     ("rules: [\n", "not valid YAML"),
 ])
@@ -110,3 +110,97 @@ def test_escape_untrusted_text() -> None:
 
 def test_shipped_example_rules_load() -> None:
     assert len(load_rules(Path(__file__).parents[2] / "deploy/rules.yml")) == 3
+
+
+@pytest.mark.parametrize(("keyword", "title", "hit"), [
+    ("u.s.", "The U.S. deploys a carrier", True),
+    ("u.s.", "Talks with the U.S.", True),
+    ("u.s.", "Sanctions (U.S.) widen", True),
+    ("u.s.", "The U.S.A. deploys a carrier", False),
+    ("u.s.", "bu.s. is not a word", False),
+    (".net", "A .NET runtime ships", True),
+    (".net", "ASP.NET runtime ships", False),
+    ("c++", "C++ compilers", True),
+    ("troops", "Russia masses troops", True),
+    ("troops", "Russia masses troopships", False),
+    ("war", "Post-war order", True),
+    ("white house", "The White\n  House said", True),
+    ("g7", "At the G7, leaders", True),
+])
+def test_keywords_match_whole_words_even_with_punctuation_at_the_edges(
+        keyword: str, title: str, hit: bool) -> None:
+    rule = parse_rules({"rules": [{"name": "k", "version": 1, "keywords": [keyword]}]}, "x")[0]
+    a = article(40, "elevated", title=title)
+    a["tension"]["evidence"] = []
+    assert (rule.matches(a) is not None) is hit
+
+
+BAD_RULES = [
+    pytest.param("rules:\n  - name: a\n    version: 1\n    min_level: [high]\n",
+                 ":4: rules[0] (a).min_level: expected one of", id="list-for-level"),
+    pytest.param("rules:\n  - name: a\n    version: 1\n    cooldown_minutes: 1e308\n",
+                 ":4: rules[0] (a).cooldown_minutes: expected a number of minutes",
+                 id="absurd-number"),
+    pytest.param("rules:\n  - name: a\n    version: " + "9" * 5000 + "\n",
+                 ":3: rules[0].version: integer of 5000 digits", id="huge-integer"),
+    pytest.param("rules:\n  - name: a\n    version: 1\n    cooldown_minutes: .nan\n",
+                 ":4: rules[0].cooldown_minutes: .nan is not a usable number", id="nan"),
+    pytest.param("rules:\n  - name: a\n    version: 1\n    version: 2\n",
+                 ":4: rules[0].version: key repeated", id="repeated-key"),
+    pytest.param("rules:\n  - name: a\n    version: true\n",
+                 ":3: rules[0] (a).version: expected a positive integer, got true",
+                 id="bool-for-number"),
+    pytest.param("rules:\n  - name: a\n    verison: 1\n",
+                 ":3: rules[0] (a).verison: unknown key (did you mean 'version'?)", id="typo"),
+    pytest.param(b"rules:\n  - name: caf\xe9\n    version: 1\n",
+                 ":2: not valid UTF-8", id="invalid-utf8"),
+    pytest.param("rules: " + "[" * 5000 + "]" * 5000 + "\n", ":1: nested more than 16",
+                 id="deep"),
+    pytest.param("- just a list\n", ":1: expected a mapping with a 'rules' list",
+                 id="not-a-mapping"),
+    pytest.param(b"\x00\x01\x02binary", ":1: NUL character", id="binary"),
+]
+
+
+def _write(p: Path, content: str | bytes, bump: float) -> None:
+    if isinstance(content, bytes):
+        p.write_bytes(content)
+    else:
+        p.write_text(content)
+    os.utime(p, (time.time() + bump, time.time() + bump))
+
+
+@pytest.mark.parametrize(("content", "error"), BAD_RULES)
+def test_every_bad_edit_keeps_the_last_good_rules_is_counted_and_retried_on_change(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, content: str | bytes,
+        error: str) -> None:
+    p = tmp_path / "r.yml"
+    p.write_text(RULES)
+    book = RuleBook(p)
+    _write(p, content, 5)
+    with caplog.at_level("ERROR", logger="newsmon.rules"):
+        assert book.maybe_reload(min_interval=0) is False  # never raises
+    assert [r.name for r in book.rules] == ["ru-ua"]
+    assert book.last_error is not None
+    lines = book.last_error.splitlines()
+    assert any(line.startswith(str(p) + error) for line in lines), lines
+    assert all(line.startswith(str(p)) for line in lines)
+    assert book.reload_errors == 1 and "keeping the last good ones" in caplog.text
+    assert book.maybe_reload(min_interval=0) is False and book.reload_errors == 1  # unchanged
+    _write(p, RULES.replace("ru-ua", "ru-ua-2"), 10)
+    assert book.maybe_reload(min_interval=0) is True
+    assert [r.name for r in book.rules] == ["ru-ua-2"] and book.last_error is None
+
+
+@pytest.mark.parametrize(("content", "error"), BAD_RULES)
+def test_rules_check_exits_2_with_one_line_per_mistake(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | bytes,
+        error: str) -> None:
+    from newsmon.cli import main
+
+    p = tmp_path / "r.yml"
+    _write(p, content, 0)
+    assert main(["rules", "check", str(p)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert any(line.startswith(str(p) + error) for line in err.splitlines()), err
+    assert all(line.startswith(str(p)) for line in err.splitlines())
