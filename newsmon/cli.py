@@ -114,9 +114,11 @@ def cmd_connector(args: argparse.Namespace, settings: Settings) -> int:
     from connectors.runner import FeedConnector
     from connectors.state import shard_feeds
     from newsmon import metrics
+    from newsmon.compat import check_all
     from newsmon.kafka_local import ensure_kafka
     from newsmon.topics import ensure_topics
 
+    check_all()  # a missing library internal stops the connector here, with its version
     shard, shards = _shard(args.shard)
     feed_list = load_feed_list(settings.feeds_file)
     feed_list = replace(feed_list, feeds=shard_feeds(feed_list.feeds, shard, shards))
@@ -463,9 +465,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except (ValueError, OSError, RuntimeError) as exc:
         from connectors.config import FeedConfigError
+        from newsmon.compat import CompatError
         from newsmon.kafka_local import KafkaStartError
 
-        if isinstance(exc, FeedConfigError | KafkaStartError | FileNotFoundError):
+        if isinstance(exc, FeedConfigError | KafkaStartError | FileNotFoundError | CompatError):
             print(f"newsmon: {exc}", file=sys.stderr)
             return 2
         raise

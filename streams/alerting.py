@@ -46,11 +46,11 @@ def install(topo: Topology, frames: Frames) -> None:
         drop_expired(cooldowns, cooldown_expiry, part, now, window, lambda st: st["at"])
 
     def reload_rules() -> None:
-        before = rulebook.last_error
+        before = rulebook.reload_errors
         rulebook.maybe_reload(force=reload_requested.is_set())
         reload_requested.clear()
-        if rulebook.last_error and rulebook.last_error != before:
-            metrics.rules_reload_errors.inc()
+        if rulebook.reload_errors > before:  # every rejected edit, whatever went wrong
+            metrics.rules_reload_errors.inc(rulebook.reload_errors - before)
         metrics.rules_loaded.set(len(rulebook.rules))
 
     async def one(key: bytes, value: bytes, event: Any) -> None:

@@ -37,9 +37,9 @@ Both are counted in ``newsmon_worker_consumer_rewinds_total``.
 3. **A wedged Kafka client.** After the broker was paused past the client
    timeouts, Faust's commit has waited in aiokafka's ``producer.flush()`` for
    ever (the batches it waits for never completed; why is not known), so nothing
-   was committed or fetched again (seen in ``tests/integration/test_broker_faults.py``
-   in 1 of 7 fresh-clone CI runs of the seventh session that ran it: the commit began
-   right after the broker came back and was still waiting six minutes later).
+   was committed or fetched again (seen once in ``tests/integration/test_broker_faults.py``:
+   the commit began right after the broker came back and was still waiting six minutes
+   later).
    :func:`guard` times each commit, and :func:`watch_commits` re-executes the
    worker in place (same process id, same arguments) when one has run for
    ``WEDGED_AFTER`` seconds: the new worker starts from the committed offsets,
@@ -192,7 +192,7 @@ async def watch_commits(consumer: ConsumerT, before_exec: Callable[[], None],
 #: partitions on the same broker (aiokafka's default: 0.1). Raw -> alert p99 at 10
 #: articles/s: 175-234 ms at 0.1, 121-166 at 0.005 (four alternating pairs); at 30/s
 #: lower in 3 of 4 pairs. 0.02 matched 0.005 at 30/s (two pairs) without the quarter
-#: 0.005 took off the titles-only rate (docs/benchmarks.md, eleventh session).
+#: 0.005 took off the titles-only rate.
 PREFETCH_BACKOFF = 0.02
 
 

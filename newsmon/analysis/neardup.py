@@ -35,8 +35,7 @@ the feed summaries and the copies cut short at both ends are), false duplicates 
 distinct pairs, all between short items filled from one template (earnings 4, football
 1: 0.0034 of the 1,484 hard negatives); on copies of the project's 77 written dev articles
 0.981, and none of 4,466 distinct pairs (1,540 of them a feed item on another event in the
-same region). The held-out test part's figures and the signature time are in
-docs/benchmarks.md.
+same region). The held-out test part's figures are in docs/analysis.md.
 """
 
 from __future__ import annotations
