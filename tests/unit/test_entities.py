@@ -400,7 +400,7 @@ def test_wikigold_is_split_once_by_a_hash_of_the_document_index() -> None:
         assert parts[i] == ("test" if bucket < 35 else "dev")
 
 
-def test_gold_sets_add_the_written_news_when_the_loader_is_there(
+def test_gold_sets_are_wikigold_and_the_written_news(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
     import types
@@ -411,12 +411,6 @@ def test_gold_sets_add_the_written_news_when_the_loader_is_there(
     (tmp_path / "ner/wikigold").mkdir(parents=True)
     docs = [f"-DOCSTART- O\n\nPerson{i} I-PER\nvisited O\nParis I-LOC\n. O\n" for i in range(8)]
     (tmp_path / "ner/wikigold/wikigold.conll.txt").write_text("\n".join(docs))
-    monkeypatch.setitem(sys.modules, "newsmon.analysis.evalcorpus", None)  # not installed
-    dev = gold_sets(tmp_path, "dev")
-    assert [name for name, _ in dev] == ["wikigold"]
-    assert len(dev[0][1]) == sum(wikigold_part(i) == "dev" for i in range(8))
-    assert ("LOCATION", "Paris") in dev[0][1][0].entities
-
     @dataclass
     class Item:
         kind: str
@@ -437,6 +431,8 @@ def test_gold_sets_add_the_written_news_when_the_loader_is_there(
     monkeypatch.setitem(sys.modules, "newsmon.analysis.evalcorpus", fake)
     test = dict(gold_sets(tmp_path, "test"))
     assert asked == ["test"] and len(test["written news"]) == 1
+    assert len(test["wikigold"]) == sum(wikigold_part(i) == "test" for i in range(8))
+    assert all(("LOCATION", "Paris") in d.entities for d in test["wikigold"])
     news = test["written news"][0]
     assert news.text == "Blinken in Kyiv\n\nHe met NATO."
     assert news.entities == {("PERSON", "Antony Blinken"), ("LOCATION", "Kyiv")}
