@@ -28,6 +28,9 @@ from newsmon.notify.policy import backoff, parse_retry_after, should_retry
 from newsmon.records import dumps
 
 log = logging.getLogger(__name__)
+# httpx logs every request's URL at INFO, and a chat webhook's URL is its secret.
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 EXCERPT_MAX = 200
 USER_AGENT = "newsmon-notify/1"
