@@ -188,7 +188,13 @@ class EmailSink:
             if c.tls == "starttls":
                 smtp.starttls(context=ctx)
             if c.username:
-                smtp.login(c.username, c.password)
+                smtp.ehlo_or_helo_if_needed()
+                if "plain" in smtp.esmtp_features.get("auth", "").lower().split():
+                    # One mechanism: smtplib.login would try the next one after a refusal.
+                    smtp.user, smtp.password = c.username, c.password
+                    smtp.auth("PLAIN", smtp.auth_plain)
+                else:
+                    smtp.login(c.username, c.password)
             smtp.send_message(msg)
 
     async def send(self, alerts: Sequence[Mapping[str, Any]], route: str) -> Answer:

@@ -132,7 +132,7 @@ class MailBox:
                  auth_data: Any) -> AuthResult:
         ok = (isinstance(auth_data, LoginPassword)
               and self.users.get(auth_data.login.decode()) == auth_data.password.decode())
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)
 
     async def handle_DATA(self, server: SMTP, session: Session,
                           envelope: Envelope) -> str:

@@ -223,7 +223,8 @@ def test_retries_dead_letters_rate_limit_and_digest(kafka_bootstrap: str,
             + sink_yaml("chat", "slack", f"url_env: NEWSMON_TEST_SLACK_URL\nretries: 1\n{common}")
             + sink_yaml("mail", "email", f"host: 127.0.0.1\nport: {port}\ntls: none\n"
                         f"username: newsmon\npassword_file: {tmp_path / 'smtp'}\n"
-                        "sender: newsmon@example.org\nrecipients: [desk@example.org]")
+                        "sender: newsmon@example.org\nrecipients: [desk@example.org]\n"
+                        "timeout_seconds: 5\nbackoff_seconds: 0.05")
             + sink_yaml("burst", "slack", "url_env: NEWSMON_TEST_BURST_URL\n"
                         "rate_limit: {messages: 2, per_seconds: 3}")
             + sink_yaml("digest", "ntfy", f"url: {receiver.url}/digest")
