@@ -20,6 +20,7 @@ SEVERITIES = ("info", "warning", "critical")
 LEVELS = ("low", "elevated", "high", "severe")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+MAX_TIMEOUT = 120.0  # seconds per attempt (see newsmon.notify.consumer.MAX_POLL_INTERVAL_MS)
 
 _COMMON = {"type", "timeout_seconds", "retries", "backoff_seconds", "backoff_max_seconds",
            "rate_limit"}
@@ -116,7 +117,7 @@ class _Checker:
     def fail(self, node: Any, key: str | None, where: str, message: str) -> NotifyConfigError:
         line = getattr(node, "lines", {}).get(key, None) if key else None
         loc = f"{self.path}:{line}" if line else self.path
-        return NotifyConfigError(f"{loc}: {where}: {message}")
+        return NotifyConfigError(f"{loc}: {where.lstrip('.')}: {message}")
 
     def number(self, node: Any, key: str, where: str, default: float, minimum: float = 0,
                integer: bool = False) -> Any:
@@ -186,10 +187,15 @@ def _sink(c: _Checker, name: str, node: Any) -> SinkConfig:
         raise c.fail(node, "type", f"{where}.type", f"expected one of {', '.join(SINK_TYPES)}")
     for key in node:
         if key not in _KEYS[kind]:
-            raise c.fail(node, key, f"{where}.{key}", f"unknown field for a {kind} sink")
+            raise c.fail(node, key, f"{where}.{key}", f"unknown field for a sink of type {kind}")
     kw: dict[str, Any] = {
         "name": name, "type": kind,
         "timeout_seconds": float(c.number(node, "timeout_seconds", where, 10.0, 0.001)),
+    }
+    if kw["timeout_seconds"] > MAX_TIMEOUT:
+        raise c.fail(node, "timeout_seconds", f"{where}.timeout_seconds",
+                     f"expected at most {MAX_TIMEOUT:g} seconds")
+    kw |= {
         "retries": c.number(node, "retries", where, 5, 0, integer=True),
         "backoff_seconds": float(c.number(node, "backoff_seconds", where, 1.0, 0)),
         "backoff_max_seconds": float(c.number(node, "backoff_max_seconds", where, 300.0, 0)),

@@ -36,8 +36,9 @@ from newsmon.settings import Settings
 log = logging.getLogger(__name__)
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "alert.schema.json"
-#: Longest pause between two polls of the alert topics: a sink's retries and their waits
-#: must fit in it (Kafka otherwise hands the partitions to another member).
+#: Longest pause between two polls of the alert topics (Kafka otherwise hands the
+#: partitions to another member): one alert's deliveries and the due digests, each at
+#: most sinks.DELIVERY_BUDGET plus one timeout, run concurrently within it.
 MAX_POLL_INTERVAL_MS = 30 * 60 * 1000
 
 
@@ -191,7 +192,9 @@ class Notifier:
                      ", ".join(self.topics), self.settings.notify_group, len(self.sinks),
                      len(self.config.routes))
             while not stop.is_set():
-                batch = await consumer.getmany(timeout_ms=500)
+                # One alert per poll: its deliveries (at most DELIVERY_BUDGET each, all
+                # sinks at once) and the due digests fit in MAX_POLL_INTERVAL_MS.
+                batch = await consumer.getmany(timeout_ms=500, max_records=1)
                 for tp, msgs in batch.items():
                     for m in msgs:
                         if stop.is_set():
@@ -254,19 +257,24 @@ class Notifier:
 
     async def flush_digests(self) -> None:
         now = self.clock()
+        due: list[tuple[str, str, list[dict[str, Any]]]] = []
         for (route, sink), digest in list(self.digests.items()):
             if not digest.due(now):
                 continue
             bucket = self.buckets.get(sink)
             if bucket is not None and not bucket.take(now):
                 continue  # due, but the sink's budget is spent: the next round sends it
-            taken = digest.take()
+            due.append((route, sink, digest.take()))
             self._backlog(sink)
+
+        async def one(route: str, sink: str, taken: list[dict[str, Any]]) -> None:
             alerts = [a for a in taken if not self.dedup.done(sink, a["alert_id"], now)]
             if alerts:
                 await self.send(sink, route, alerts)
             for a in taken:
                 self._release(sink, a["alert_id"])
+
+        await asyncio.gather(*(one(*d) for d in due))
 
     def _release(self, sink: str, alert_id: str) -> None:
         for tp, offset in self.origins.pop((sink, alert_id), []):

@@ -33,6 +33,9 @@ for _name in ("httpx", "httpcore"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
 EXCERPT_MAX = 200
+#: The longest one delivery may take, retries and waits included (seconds): a retry whose
+#: wait would end later is not made, and the last answer stands.
+DELIVERY_BUDGET = 600.0
 USER_AGENT = "newsmon-notify/1"
 
 
@@ -231,20 +234,28 @@ def make_sink(config: SinkConfig) -> Sink:
 async def deliver(sink: Sink, alerts: Sequence[Mapping[str, Any]], route: str, *,
                   sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
                   rand: Callable[[], float] = random.random,
-                  on_retry: Callable[[Answer], None] | None = None) -> tuple[Answer, int]:
+                  on_retry: Callable[[Answer], None] | None = None,
+                  budget: float = DELIVERY_BUDGET) -> tuple[Answer, int]:
     """Send with retries (the sink's ``retries``, backoff with jitter, ``Retry-After``
-    honoured); return the last answer and the number of attempts."""
+    honoured, all within ``budget`` seconds); return the last answer and the number of
+    attempts."""
     c = sink.config
     attempt = 0
+    spent = 0.0
     while True:
         attempt += 1
+        started = time.monotonic()
         answer = await sink.send(alerts, route)
+        spent += time.monotonic() - started
         if answer.ok or not answer.retryable or attempt > c.retries:
             return answer, attempt
-        if on_retry is not None:
-            on_retry(answer)
         wait = backoff(attempt, c.backoff_seconds, c.backoff_max_seconds, rand(),
                        parse_retry_after(answer.retry_after, time.time()))
+        if spent + wait + c.timeout_seconds > budget:
+            return answer, attempt
+        spent += wait
+        if on_retry is not None:
+            on_retry(answer)
         log.info("sink %s: %s; retry %d of %d in %.1f s", c.name,
                  answer.error or f"HTTP {answer.status}", attempt, c.retries, wait)
         await sleep(wait)

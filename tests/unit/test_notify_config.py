@@ -57,7 +57,7 @@ def test_good_file_loads_with_secrets_from_env_and_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize("old,new,message", [
     ("    url: https://hooks.example/newsmon\n",
      "    url: https://hooks.example/newsmon\n    colour: red\n",
-     ":6: sinks.hook.colour: unknown field for a webhook sink"),
+     ":6: sinks.hook.colour: unknown field for a sink of type webhook"),
     ("  - name: everything\n", "  - name: everything\n    severity: [critical]\n",
      ":18: routes[0].severity: unknown field"),
     ("    sinks: [hook]\n", "    sinks: [hok]\n", ":18: routes[0].sinks: no sink named 'hok'"),
@@ -66,7 +66,7 @@ def test_good_file_loads_with_secrets_from_env_and_file(tmp_path: Path) -> None:
     ("    url: https://hooks.example/newsmon\n", "    url: javascript:alert(1)\n",
      ":5: sinks.hook.url: expected an http:// or https:// URL"),
     ("    port: 587\n", "    port: 587\n    password: hunter2\n",
-     ":12: sinks.mail.password: unknown field for a email sink"),
+     ":12: sinks.mail.password: unknown field for a sink of type email"),
     ("    severities: [critical]\n", "    severities: [urgent]\n",
      ":20: routes[1].severities: expected any of info, warning, critical"),
 ])
@@ -78,6 +78,18 @@ def test_mistakes_are_one_line_with_file_line_and_field(tmp_path: Path, old: str
         load_config(path, env={"TEST_HOOK_SECRET": "k3y"})
     assert str(exc.value) == f"{path}{message}" or str(exc.value).startswith(f"{path}{message}")
     assert "\n" not in str(exc.value)
+
+
+def test_top_level_mistakes_name_the_field(tmp_path: Path) -> None:
+    path = _write(tmp_path, GOOD.replace("topics: [news.alerts.ukraine]",
+                                         "topics: [news.alerts.ukraine]\ndedup_window_days: -1"))
+    with pytest.raises(NotifyConfigError) as exc:
+        load_config(path, env={"TEST_HOOK_SECRET": "k3y"})
+    assert str(exc.value) == f"{path}:2: dedup_window_days: expected a number >= 0.001"
+    path = _write(tmp_path, GOOD.replace("sinks:\n  hook:", "sinks:\n  hook:\n"
+                                         "    timeout_seconds: 1000", 1))
+    with pytest.raises(NotifyConfigError, match=r":4: sinks.hook.timeout_seconds: .*at most"):
+        load_config(path, env={"TEST_HOOK_SECRET": "k3y"})
 
 
 def test_slack_url_in_the_file_is_refused(tmp_path: Path) -> None:

@@ -142,3 +142,15 @@ def test_deliver_gives_up_after_retries_and_never_retries_a_4xx() -> None:
     assert not answer.ok and attempts == 4 and len(waits) == 3
     answer, attempts, waits = _run(_Scripted([Answer(status=403, body="no")]))
     assert answer.status == 403 and attempts == 1 and waits == []
+
+
+def test_deliver_stops_retrying_when_the_budget_would_be_exceeded() -> None:
+    sink = _Scripted([Answer(status=503, retry_after="500", retryable=True)] * 4)
+    waits: list[float] = []
+
+    async def sleep(s: float) -> None:
+        waits.append(s)
+
+    answer, attempts = asyncio.run(deliver(sink, [make_alert()], "r", sleep=sleep,
+                                           rand=lambda: 0.5, budget=700.0))
+    assert answer.status == 503 and attempts == 2 and waits == [500.0]
