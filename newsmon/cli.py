@@ -219,6 +219,8 @@ def cmd_notify(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     if settings.notify_metrics_port:
         metrics.serve(settings.metrics_host, settings.notify_metrics_port)
+    if args.log_level.lower() != "debug":  # quiet: the client's group chatter only on debug
+        logging.getLogger("aiokafka").setLevel(logging.WARNING)
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -40,6 +40,10 @@ SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "alert.schema.js
 #: partitions to another member): one alert's deliveries and the due digests, each at
 #: most sinks.DELIVERY_BUDGET plus one timeout, run concurrently within it.
 MAX_POLL_INTERVAL_MS = 30 * 60 * 1000
+#: On SIGTERM, how long the alert in hand may take to finish before it is abandoned.
+STOP_GRACE_SECONDS = 10.0
+#: How often deliveries older than the dedup window are forgotten.
+SWEEP_SECONDS = 600.0
 
 
 def alert_validator(path: Path = SCHEMA_PATH) -> Callable[[Any], None]:
@@ -161,11 +165,7 @@ class Notifier:
                         todo.discard(tp)
         finally:
             await consumer.stop()
-        expired = self.dedup.expired(self.clock())
-        if expired and self.producer is not None:
-            for key in expired:  # tombstones: compaction then drops them
-                await self.producer.send(topic, None, key=key.encode())
-            await self.producer.flush()
+        await self.expire()
         log.info("notify: %d deliveries recorded in %s inside the window", len(self.dedup.seen),
                  topic)
         return n
@@ -191,17 +191,17 @@ class Notifier:
             log.info("notify: reading %s as group %s, %d sinks, %d routes",
                      ", ".join(self.topics), self.settings.notify_group, len(self.sinks),
                      len(self.config.routes))
-            while not stop.is_set():
-                # One alert per poll: its deliveries (at most DELIVERY_BUDGET each, all
-                # sinks at once) and the due digests fit in MAX_POLL_INTERVAL_MS.
-                batch = await consumer.getmany(timeout_ms=500, max_records=1)
-                for tp, msgs in batch.items():
-                    for m in msgs:
-                        if stop.is_set():
-                            break
-                        await self.handle(tp, m.offset, m.key, m.value)
-                await self.flush_digests()
-                await self.commit(consumer)
+            loop = asyncio.create_task(self._loop(consumer, stop))
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({loop, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not loop.done():
+                # Let the alert in hand finish; a delivery cut short is not recorded, so
+                # its alert is read again after the restart.
+                with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                    await asyncio.wait_for(loop, STOP_GRACE_SECONDS)
+            else:
+                loop.result()  # raise what ended it
         finally:
             if consumer is not None:
                 with contextlib.suppress(KafkaError):
@@ -211,10 +211,31 @@ class Notifier:
             for sink in self.sinks.values():
                 await sink.aclose()
 
+    async def _loop(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+        next_sweep = self.clock() + SWEEP_SECONDS
+        while not stop.is_set():
+            # One alert per poll: its deliveries (at most DELIVERY_BUDGET each, all sinks
+            # at once) and the due digests fit in MAX_POLL_INTERVAL_MS.
+            batch = await consumer.getmany(timeout_ms=500, max_records=1)
+            for tp, msgs in batch.items():
+                for m in msgs:
+                    await self.handle(tp, m.offset, m.key, m.value)
+            await self.flush_digests()
+            await self.commit(consumer)
+            if self.clock() >= next_sweep:
+                next_sweep = self.clock() + SWEEP_SECONDS
+                await self.expire()
+
+    async def expire(self) -> None:
+        """Forget deliveries older than the window, with tombstones for compaction."""
+        assert self.producer is not None
+        for key in self.dedup.expired(self.clock()):
+            await self.producer.send(self.settings.topics.notify_delivered, None,
+                                     key=key.encode())
+        await self.producer.flush()
+
     async def handle(self, tp: TopicPartition, offset: int, key: bytes | None,
                      value: bytes | None) -> None:
-        pending = self.pending[tp]
-        pending.next_offset = offset + 1
         try:
             alert = decode_alert(value, self.check)
         except RecordError as exc:
@@ -225,6 +246,7 @@ class Notifier:
                 stage="notify", error=str(exc), error_type="RecordError", original=value or b"",
                 original_key=key, topic=tp.topic, partition=tp.partition, offset=offset),
                 key, None, None, 0)
+            self.pending[tp].next_offset = offset + 1
             return
         now = self.clock()
         immediate: list[tuple[str, Route]] = []
@@ -239,6 +261,8 @@ class Notifier:
         if immediate:
             await asyncio.gather(*(self.send(sink, route.name, [alert])
                                    for sink, route in immediate))
+        # Only now may the offset pass this alert (held ones stay in ``waiting``).
+        self.pending[tp].next_offset = offset + 1
 
     def _hold(self, sink: str, route: Route, alert: dict[str, Any], tp: TopicPartition,
               offset: int, now: float) -> None:
