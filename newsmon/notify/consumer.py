@@ -35,7 +35,9 @@ from newsmon.settings import Settings
 
 log = logging.getLogger(__name__)
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "alert.schema.json"
+#: A copy of schemas/alert.schema.json shipped with the package (a unit test keeps the
+#: two identical), so that an installed newsmon validates without the source tree.
+SCHEMA_PATH = Path(__file__).resolve().parent / "alert.schema.json"
 #: Longest pause between two polls of the alert topics (Kafka otherwise hands the
 #: partitions to another member): one alert's deliveries and the due digests, each at
 #: most sinks.DELIVERY_BUDGET plus one timeout, run concurrently within it.
