@@ -23,7 +23,7 @@ _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 MAX_TIMEOUT = 120.0  # seconds per attempt (see newsmon.notify.consumer.MAX_POLL_INTERVAL_MS)
 
 _COMMON = {"type", "timeout_seconds", "retries", "backoff_seconds", "backoff_max_seconds",
-           "rate_limit"}
+           "rate_limit", "ca_file"}
 _KEYS: dict[str, set[str]] = {
     "webhook": _COMMON | {"url", "secret_env", "secret_file"},
     "slack": _COMMON | {"url_env", "url_file", "url"},
@@ -56,6 +56,7 @@ class SinkConfig:
     backoff_seconds: float = 1.0
     backoff_max_seconds: float = 300.0
     rate_limit: RateLimit | None = None
+    ca_file: str | None = None  # CA bundle for TLS verification; default: the system's
     # The signing key (webhook) or bearer token (ntfy); the whole URL for slack and teams,
     # whose incoming-webhook URLs are themselves the secret. Never logged nor repr'd.
     secret: str = field(default="", repr=False)
@@ -200,6 +201,11 @@ def _sink(c: _Checker, name: str, node: Any) -> SinkConfig:
         "backoff_seconds": float(c.number(node, "backoff_seconds", where, 1.0, 0)),
         "backoff_max_seconds": float(c.number(node, "backoff_max_seconds", where, 300.0, 0)),
     }
+    if "ca_file" in node:
+        ca = c.string(node, "ca_file", where)
+        if not Path(ca).is_file():
+            raise c.fail(node, "ca_file", f"{where}.ca_file", f"{ca} is not a readable file")
+        kw["ca_file"] = ca
     if "rate_limit" in node:
         rl = node["rate_limit"]
         if not isinstance(rl, dict) or set(rl) - {"messages", "per_seconds"}:

@@ -90,6 +90,7 @@ class _HttpSink:
         self.config = config
         self._client = client or httpx.AsyncClient(
             timeout=config.timeout_seconds, follow_redirects=False,
+            verify=ssl.create_default_context(cafile=config.ca_file),
             headers={"User-Agent": USER_AGENT}, trust_env=False)
 
     @property
@@ -181,7 +182,7 @@ class EmailSink:
 
     def _send(self, msg: EmailMessage) -> None:
         c = self.config
-        ctx = ssl.create_default_context()
+        ctx = ssl.create_default_context(cafile=c.ca_file)
         smtp: smtplib.SMTP
         if c.tls == "tls":
             smtp = smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout_seconds, context=ctx)
@@ -215,6 +216,8 @@ class EmailSink:
         except smtplib.SMTPRecipientsRefused as exc:
             return Answer(error=render.clean(f"recipients refused: {exc.recipients}",
                                              EXCERPT_MAX))
+        except ssl.SSLCertVerificationError as exc:  # a setup problem: retrying cannot help
+            return Answer(error=render.clean(f"{type(exc).__name__}: {exc}", EXCERPT_MAX))
         except (OSError, smtplib.SMTPException) as exc:
             return Answer(error=render.clean(redact(f"{type(exc).__name__}: {exc}", secrets),
                                              EXCERPT_MAX), retryable=True)
