@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from newsmon.records import dumps
 from tests.integration.notify_receivers import HttpReceiver, http_receiver, smtp_server
@@ -84,6 +85,25 @@ def notify(env: dict[str, str], config: Path, log: Path) -> Iterator[subprocess.
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait(10)
+
+
+def topic_config(bootstrap: str, topic: str, name: str) -> str | None:
+    async def run() -> str | None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            responses = await admin.describe_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, topic, {name: None})])
+        finally:
+            await admin.close()
+        for resp in responses:
+            for resource in resp.resources:
+                for entry in resource[4]:
+                    if entry[0] == name:
+                        return str(entry[1])
+        return None
+
+    return asyncio.run(run())
 
 
 def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
@@ -165,6 +185,9 @@ def test_crash_restart_delivers_every_alert_once_per_sink(kafka_bootstrap: str,
         assert len(receiver.by_path(path, True)) == len(ids), path
     mail_ids = Counter(box.alert_ids())
     assert set(mail_ids) == ids and max(mail_ids.values()) == 1, mail_ids
+
+    assert topic_config(kafka_bootstrap, env["NEWSMON_TOPIC_NOTIFY_DELIVERED"],
+                        "cleanup.policy") == "compact"
 
     # the poison records went to the dead-letter topic, and delivery went on
     assert len(dead) == 2, dead
