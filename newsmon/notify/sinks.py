@@ -248,7 +248,12 @@ async def deliver(sink: Sink, alerts: Sequence[Mapping[str, Any]], route: str, *
     while True:
         attempt += 1
         started = time.monotonic()
-        answer = await sink.send(alerts, route)
+        try:
+            answer = await sink.send(alerts, route)
+        except Exception as exc:  # noqa: BLE001 - one sink's fault must not stop the others
+            # Only the type: the message of an unexpected error may carry a URL or secret.
+            log.error("sink %s: unexpected %s while sending", c.name, type(exc).__name__)
+            answer = Answer(error=f"unexpected {type(exc).__name__} in the sink")
         spent += time.monotonic() - started
         if answer.ok or not answer.retryable or attempt > c.retries:
             return answer, attempt

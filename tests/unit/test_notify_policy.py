@@ -154,3 +154,15 @@ def test_deliver_stops_retrying_when_the_budget_would_be_exceeded() -> None:
     answer, attempts = asyncio.run(deliver(sink, [make_alert()], "r", sleep=sleep,
                                            rand=lambda: 0.5, budget=700.0))
     assert answer.status == 503 and attempts == 2 and waits == [500.0]
+
+
+def test_an_exception_in_a_sink_is_an_answer_without_its_message() -> None:
+    class Broken(_Scripted):
+        async def send(self, alerts: Sequence[Mapping[str, Any]], route: str) -> Answer:
+            self.calls += 1
+            raise UnicodeEncodeError("ascii", "https://hooks.example/T/secret", 0, 1, "boom")
+
+    sink = Broken([])
+    answer, attempts, _ = _run(sink)
+    assert attempts == 1 and not answer.ok and not answer.retryable
+    assert answer.error == "unexpected UnicodeEncodeError in the sink"
