@@ -167,14 +167,18 @@ def _slack_digest_line(s: Summary) -> str:
 
 # --- Microsoft Teams (Adaptive Card markdown) ---------------------------------------
 
-_TEAMS_MARKUP = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+_TEAMS_MARKUP = re.compile(r"([\\`*_\[\]()<>~#])")
+_TEAMS_LIST = re.compile(r"^(\s*)([-+]|\d+\.)")
 
 
 def teams_escape(text: str) -> str:
-    """Adaptive Card markdown: every markdown character backslash-escaped (no link,
-    emphasis or list forms), '<' and '>' too (no <at> mention), a word joiner after '@'
-    and a zero-width space inside '{{' (no template function)."""
+    """Adaptive Card markdown (a CommonMark subset): the characters that make emphasis,
+    code, links or mentions (``\\ ` * _ [ ] ( ) < > ~ #``) backslash-escaped, a list
+    marker at the start escaped, a word joiner after '@', and a zero-width space inside
+    '{{' (no template function). Other punctuation is left as typed."""
     text = _TEAMS_MARKUP.sub(r"\\\1", text)
+    text = _TEAMS_LIST.sub(lambda m: m.group(1) + m.group(2)[:-1] + "\\" + m.group(2)[-1],
+                           text)
     return text.replace("@", "@" + _WJ).replace("{", "{" + _ZW)
 
 

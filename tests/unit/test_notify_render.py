@@ -69,6 +69,16 @@ def test_teams_hostile_title_escaped() -> None:
     assert len(card["body"][0]["text"]) < render.TITLE_MAX * 3
 
 
+@pytest.mark.parametrize("raw,escaped", [
+    ("U.S. troops - 3 killed, 40% up!", "U.S. troops - 3 killed, 40% up!"),
+    ("- not a list", "\\- not a list"), ("12. not a list", "12\\. not a list"),
+    ("**bold** _it_ `c`", "\\*\\*bold\\*\\* \\_it\\_ \\`c\\`"),
+    ("[x](y)", "\\[x\\]\\(y\\)"), ("<at>Bob</at>", "\\<at\\>Bob\\</at\\>"),
+])
+def test_teams_escape_neutralises_markup_and_leaves_prose(raw: str, escaped: str) -> None:
+    assert render.teams_escape(raw) == escaped
+
+
 def test_email_hostile_title_escaped_in_html_and_one_line_subject() -> None:
     cfg = SinkConfig(name="m", type="email", sender="a@x.example", recipients=("b@x.example",))
     msg = build_email(cfg, [hostile_alert()], "r")
