@@ -227,7 +227,14 @@ def cmd_notify(args: argparse.Namespace, settings: Settings) -> int:
         _install_stop(stop)
         await Notifier(settings, config).run(stop)
 
-    asyncio.run(main())
+    from aiokafka.errors import KafkaConnectionError
+
+    try:
+        asyncio.run(main())
+    except KafkaConnectionError as exc:
+        print(f"newsmon notify: cannot reach Kafka at {settings.bootstrap_servers} ({exc}); "
+              "check KAFKA_BOOTSTRAP_SERVERS and that the brokers are up", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -121,3 +121,16 @@ def test_example_file_in_deploy_loads(tmp_path: Path) -> None:
                                  "https://hooks.slack.com/services/T/B/X",
                                  "NEWSMON_TEAMS_URL": "https://example.webhook.office.com/x"})
     assert set(cfg.sinks) >= {"webhook", "slack", "teams", "email", "ntfy"}
+
+
+def test_cli_without_a_reachable_kafka_says_what_to_check(tmp_path: Path) -> None:
+    path = tmp_path / "n.yml"
+    path.write_text("sinks:\n  p:\n    type: ntfy\n    url: http://127.0.0.1:9/x\n"
+                    "routes:\n  - {name: r, sinks: [p]}\n")
+    res = subprocess.run([sys.executable, "-m", "newsmon.cli", "--bootstrap-servers",
+                          "127.0.0.1:1", "notify", "--config", str(path), "--metrics-port", "0"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=120,
+                         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}, check=False)
+    assert res.returncode == 1
+    assert res.stderr.strip().splitlines()[-1].startswith(
+        "newsmon notify: cannot reach Kafka at 127.0.0.1:1 (")
