@@ -103,6 +103,9 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _LineMap:
     out.lines = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if str(key) in out:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {str(key)!r}", key_node.start_mark)
         out[str(key)] = loader.construct_object(value_node, deep=True)
         out.lines[str(key)] = key_node.start_mark.line + 1
     return out
@@ -310,5 +313,6 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> NotifyConfig:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
-        raise NotifyConfigError(f"{path}{line}: not valid YAML").with_traceback(None) from None
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise NotifyConfigError(f"{path}{line}: not valid YAML: {problem}") from None
     return parse_config(data, str(path), env)

@@ -92,6 +92,18 @@ def test_top_level_mistakes_name_the_field(tmp_path: Path) -> None:
         load_config(path, env={"TEST_HOOK_SECRET": "k3y"})
 
 
+def test_duplicate_keys_and_bad_yaml_name_the_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, GOOD.replace("    url: https://hooks.example/newsmon\n",
+                                         "    url: https://hooks.example/newsmon\n"
+                                         "    url: https://other.example/\n", 1))
+    with pytest.raises(NotifyConfigError) as exc:
+        load_config(path, env={"TEST_HOOK_SECRET": "k3y"})
+    assert str(exc.value) == f"{path}:6: not valid YAML: duplicate key 'url'"
+    path.write_text("sinks: [\n")
+    with pytest.raises(NotifyConfigError, match=r"notify.yml:2: not valid YAML: expected"):
+        load_config(path)
+
+
 def test_slack_url_in_the_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "n.yml"
     path.write_text("sinks:\n  chat:\n    type: slack\n    url: https://hooks.slack.com/x\n"
