@@ -8,6 +8,7 @@
     newsmon rules check RULES.yml | test RULES.yml ARTICLES.jsonl
     newsmon eval [--data DIR] [--only ...]   quality and speed figures of the analysis
     newsmon kafka                           just the local broker, until Ctrl-C
+    newsmon notify --config FILE            deliver alerts to webhooks, chat, e-mail, push
 """
 
 from __future__ import annotations
@@ -200,6 +201,44 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
                   f"{r.get('format', '-'):<8} {r.get('encoding', '-'):<12} {r['seconds']:>7.3f}s "
                   f"{r['url']}" + (f"  ({r['error']})" if r.get("error") else ""))
     return 0 if all(r["outcome"] in ("ok", "not_modified") for r in reports) else 1
+
+
+def cmd_notify(args: argparse.Namespace, settings: Settings) -> int:
+    from newsmon import metrics
+    from newsmon.notify.config import NotifyConfigError, load_config
+    from newsmon.notify.consumer import Notifier
+
+    try:
+        config = load_config(args.config)
+    except NotifyConfigError as exc:
+        print(f"newsmon notify: {exc}", file=sys.stderr)
+        return 2
+    if args.check:
+        print(f"{args.config}: {len(config.sinks)} sinks, {len(config.routes)} routes")
+        return 0
+    if not settings.bootstrap_servers:
+        print("newsmon notify: set KAFKA_BOOTSTRAP_SERVERS (or --bootstrap-servers)",
+              file=sys.stderr)
+        return 2
+    if settings.notify_metrics_port:
+        metrics.serve(settings.metrics_host, settings.notify_metrics_port)
+    if args.log_level.lower() != "debug":  # quiet: the client's group chatter only on debug
+        logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        _install_stop(stop)
+        await Notifier(settings, config).run(stop)
+
+    from aiokafka.errors import KafkaConnectionError
+
+    try:
+        asyncio.run(main())
+    except KafkaConnectionError as exc:
+        print(f"newsmon notify: cannot reach Kafka at {settings.bootstrap_servers} ({exc}); "
+              "check KAFKA_BOOTSTRAP_SERVERS and that the brokers are up", file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
@@ -437,6 +476,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--only", help="comma-separated sections: entities, neardup, tension")
     e.set_defaults(func=cmd_eval)
 
+    n = sub.add_parser("notify", help="deliver alerts to webhooks, Slack, Teams, e-mail, ntfy")
+    n.add_argument("--config", type=Path, required=True,
+                   help="sinks and routes YAML (example: deploy/notify.yml)")
+    n.add_argument("--metrics-port", type=int, help="0 disables /metrics")
+    n.add_argument("--check", action="store_true",
+                   help="validate the file (and read its secrets), then exit")
+    n.set_defaults(func=cmd_notify)
+
     k = sub.add_parser("kafka", help="run only the local single-node Kafka until Ctrl-C")
     k.add_argument("--port", type=int)
     k.add_argument("--data-dir", help="keep the broker's data here between runs")
@@ -454,7 +501,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             feeds_file=getattr(args, "feeds", None),
         )
         if getattr(args, "metrics_port", None) is not None:
-            key = "worker_metrics_port" if args.command == "worker" else "connector_metrics_port"
+            key = {"worker": "worker_metrics_port", "notify": "notify_metrics_port"}.get(
+                args.command, "connector_metrics_port")
             settings = settings.with_(**{key: args.metrics_port})
     except SettingsError as exc:
         print(f"newsmon: {exc}", file=sys.stderr)

@@ -147,3 +147,21 @@ def observe_tension(countries: list[str], score: float) -> None:
         _ewma[c] = value
         tension_index.labels(c).set(round(value, 2))
         country_articles.labels(c).inc()
+
+# newsmon notify (label values: sink names from the notify configuration file)
+notify_delivered = Counter("newsmon_notify_delivered_total",
+                           "Alerts a sink accepted (each alert of a digest counts)", ["sink"])
+notify_retries = Counter("newsmon_notify_retries_total",
+                         "Sends to a sink retried after a timeout, connection error, 5xx or 429",
+                         ["sink"])
+notify_failed = Counter("newsmon_notify_failed_total",
+                        "Alerts dead-lettered for a sink (retries exhausted or refused)",
+                        ["sink"])
+notify_seconds = Histogram(
+    "newsmon_notify_delivery_duration_seconds",
+    "Time from the first send to the sink's final answer, retries included", ["sink"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
+notify_digest_backlog = Gauge("newsmon_notify_digest_backlog",
+                              "Alerts held for a sink's next digest", ["sink"])
+notify_poison = Counter("newsmon_notify_poison_total",
+                        "Alert records notify could not decode or validate (dead-lettered)")

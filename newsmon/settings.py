@@ -37,6 +37,8 @@ class Topics:
     articles: str = "news.articles"
     alerts: str = "news.alerts"
     deadletter: str = "news.deadletter"
+    notify_delivered: str = "news.notify.delivered"
+    notify_deadletter: str = "news.notify.deadletter"
 
 
 def usable_cpus() -> int:
@@ -87,6 +89,8 @@ class Settings:
     metrics_host: str = "127.0.0.1"
     connector_metrics_port: int = 9464
     worker_metrics_port: int = 9465
+    notify_metrics_port: int = 9466
+    notify_group: str = "newsmon-notify"
     feeds_file: Path = Path("deploy/feeds.yml")
     poll_interval: float = 300.0
     data_dir: Path = Path("var")
@@ -115,6 +119,7 @@ class Settings:
             ("poll_interval", self.poll_interval > 0, "above 0"),
             ("connector_metrics_port", 0 <= self.connector_metrics_port <= 65535, "0-65535"),
             ("worker_metrics_port", 0 <= self.worker_metrics_port <= 65535, "0-65535"),
+            ("notify_metrics_port", 0 <= self.notify_metrics_port <= 65535, "0-65535"),
         ]
         for name, ok, wanted in checks:
             if not ok:
@@ -162,6 +167,8 @@ class Settings:
                 connector_metrics_port=num("NEWSMON_CONNECTOR_METRICS_PORT", int,
                                            d.connector_metrics_port),
                 worker_metrics_port=num("NEWSMON_WORKER_METRICS_PORT", int, d.worker_metrics_port),
+                notify_metrics_port=num("NEWSMON_NOTIFY_METRICS_PORT", int, d.notify_metrics_port),
+                notify_group=env.get("NEWSMON_NOTIFY_GROUP", d.notify_group),
                 feeds_file=Path(env.get("NEWSMON_FEEDS_FILE", str(d.feeds_file))),
                 poll_interval=num("NEWSMON_POLL_INTERVAL", float, d.poll_interval),
                 data_dir=Path(env.get("NEWSMON_DATA_DIR", str(d.data_dir))),

@@ -72,7 +72,7 @@ def test_kustomization_lists_every_manifest() -> None:
 
 
 def test_feeds_and_rules_are_the_deploy_files_and_load() -> None:
-    for name in ("feeds.yml", "rules.yml"):
+    for name in ("feeds.yml", "rules.yml", "notify.yml"):
         assert (K8S / name).read_text() == (ROOT / "deploy" / name).read_text(), (
             f"deploy/k8s/{name} must equal deploy/{name}: copy it after editing")
     assert load_feed_list(K8S / "feeds.yml").feeds
@@ -84,7 +84,8 @@ def test_environment_is_what_settings_read_and_ports_match_probes() -> None:
     settings = Settings.from_env(env)
     assert str(settings.feeds_file).startswith("/etc/newsmon/feeds/")
     assert settings.rules_file is not None
-    ports = {"connector": settings.connector_metrics_port, "worker": settings.worker_metrics_port}
+    ports = {"connector": settings.connector_metrics_port, "worker": settings.worker_metrics_port,
+             "notify": settings.notify_metrics_port}
     for doc in _resources():
         if doc["kind"] != "Deployment":
             continue
@@ -94,6 +95,22 @@ def test_environment_is_what_settings_read_and_ports_match_probes() -> None:
         assert container["ports"][0]["containerPort"] == ports[component]
         assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(ports[component])
         mounts = {m["mountPath"] for m in container["volumeMounts"]}
+        if component == "notify":
+            config = container["args"][container["args"].index("--config") + 1]
+            assert str(Path(config).parent) in mounts and "/run/secrets" in mounts
+            continue
         wanted = Path(settings.feeds_file if component == "connector"
                       else settings.rules_file).parent
         assert str(wanted) in mounts
+
+
+def test_the_notify_secret_holds_what_notify_yml_names() -> None:
+    config = yaml.safe_load((K8S / "notify.yml").read_text())
+    secret = next(d for d in _resources()
+                  if d["kind"] == "Secret" and d["metadata"]["name"] == "newsmon-notify")
+    named = {v for sink in config["sinks"].values() for k, v in sink.items()
+             if k.endswith("_env")}
+    files = {v for sink in config["sinks"].values() for k, v in sink.items()
+             if k.endswith("_file")}
+    assert named <= set(secret["stringData"]), named - set(secret["stringData"])
+    assert files == {"/run/secrets/smtp"} and "smtp" in secret["stringData"]
