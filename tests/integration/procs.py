@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -65,11 +65,14 @@ def newsmon(*args: str, env: dict[str, str],
 
 @contextmanager
 def worker(env: dict[str, str], log_path: Path, command: str = "worker",
-           module: str = "newsmon.cli") -> Iterator[subprocess.Popen[bytes]]:
-    """A ``newsmon worker`` (or other long-running ``command``; ``module`` runs
-    instead of the CLI) process, stopped with SIGTERM at the end."""
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", module, command], env=env,
+           module: str = "newsmon.cli", args: Sequence[str] | None = None,
+           append: bool = False) -> Iterator[subprocess.Popen[bytes]]:
+    """A ``newsmon worker`` (or other long-running ``command``, or the whole argument
+    list ``args``; ``module`` runs instead of the CLI) process, stopped with SIGTERM at
+    the end; its output goes to ``log_path`` (appended to with ``append``)."""
+    argv = list(args) if args is not None else [command]
+    with log_path.open("ab" if append else "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", module, *argv], env=env,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             yield proc

@@ -15,11 +15,10 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -29,7 +28,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from newsmon.records import dumps
 from tests.integration.notify_receivers import HttpReceiver, http_receiver, smtp_server
-from tests.integration.procs import isolated_env, metric_value, metrics_text, read_topic
+from tests.integration.procs import isolated_env, metric_value, metrics_text, read_topic, worker
 from tests.notify_support import HOSTILE_TITLE, hostile_alert, make_alert
 from tests.schemas import assert_valid
 
@@ -68,23 +67,11 @@ def produce(bootstrap: str, topic: str, values: list[bytes], partitions: int) ->
     asyncio.run(run())
 
 
-@contextmanager
-def notify(env: dict[str, str], config: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "newsmon.cli", "--log-level", "debug", "notify",
-             "--config", str(config)], env=env, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True)
-        try:
-            yield proc
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(10)
+def notify(env: dict[str, str], config: Path, log: Path
+           ) -> AbstractContextManager[subprocess.Popen[bytes]]:
+    """``newsmon notify`` at debug level, its output appended to ``log`` across restarts."""
+    return worker(env, log, args=["--log-level", "debug", "notify", "--config", str(config)],
+                  append=True)
 
 
 def topic_config(bootstrap: str, topic: str, name: str) -> str | None:
