@@ -76,7 +76,10 @@ def test_fixed_expressions_are_no_events() -> None:
         return [e.phrase for e in find_phrases(LEX, text, "content")]
 
     # the word alone still counts; inside the fixed expression it does not
-    assert phrases("According to officials, the two sides signed an accord.") == ["accord"]
+    # "According" is no accord; the signed accord is (CAMEO 057, sign formal agreement)
+    assert phrases("According to officials, the two sides signed an accord.") == [
+        "sign * &treaty"]
+    assert phrases("According to officials, an accord.") == ["accord"]
     assert phrases("He resigned over conflicts of interest.") == []
     assert phrases("He died of a heart attack a day after the attack.") == ["attack"]
     assert phrases("They talked about the peace talks.") == ["peace talks"]
@@ -89,7 +92,7 @@ def test_an_exact_phrase_matches_only_its_own_words() -> None:
     def phrases(text: str) -> list[str]:
         return [e.phrase for e in find_phrases(LEX, text, "content")]
 
-    assert phrases("Talks resumed in Geneva.") == ["talks"]
+    assert phrases("Talks went on in Geneva.") == ["talks"]
     assert phrases("We talk a lot; he talked; they were talking.") == []
     lex = load_lexicon({"categories": {"x": {"goldstein": 1, "phrases": [
         {"p": "talks", "exact": True}, "summit"]}}})
