@@ -10,9 +10,9 @@ project. Sections:
   model run plainly on the full text, in the same run;
 * near-duplicates: copy recall and false-duplicate rate on a syndication set
   built from the benchmark texts (``newsmon.analysis.neardup``);
-* tension: ROC AUC of the score for conflictual vs the rest on the labelled
-  development set (``newsmon/data/tension_devset.tsv``), and the mean score per
-  label.
+* tension: see ``newsmon.analysis.devset``: ROC AUC conflict vs cooperation,
+  alert-threshold shares and false alarms on the labelled corpus (dev and test
+  parts reported separately), and the older paragraph set's AUC.
 """
 
 from __future__ import annotations

@@ -140,3 +140,46 @@ def test_scoring_never_raises_on_arbitrary_unicode(s: str) -> None:
     assert 0 <= r.score <= 100
     for e in r.evidence:
         assert s[e.start:e.end] == e.matched
+
+
+def test_eval_section_reports_each_part_from_the_corpus_interface(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import sys
+    import types
+    from dataclasses import dataclass
+
+    from newsmon.analysis import devset
+
+    @dataclass(frozen=True)
+    class Item:
+        id: str
+        label: str
+        kind: str
+        topic: str
+        title: str
+        text: str
+        entities: tuple[tuple[str, str], ...] = ()
+        source: str = "written"
+
+    corpus = {"dev": [
+        Item("1", "conflict", "short", "fight", "Artillery shelling kills 12 in border town",
+             "Troops exchanged fire overnight."),
+        Item("2", "cooperation", "short", "agree", "Leaders sign peace agreement",
+             "Talks ended with a deal."),
+        Item("3", "neutral", "headline", "sports", "Yankees battle for the pennant", ""),
+    ], "test": []}
+    parts: list[str] = []
+
+    def load_items(part: str, data: object = None) -> list[Item]:
+        parts.append(part)
+        return corpus[part]
+
+    fake = types.ModuleType("newsmon.analysis.evalcorpus")
+    fake.load_items = load_items  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "newsmon.analysis.evalcorpus", fake)
+    rows = {name: value for name, value, _ in devset.eval_corpus("dev", None)}
+    assert rows["tension dev: ROC AUC conflict vs cooperation, all"].startswith("1.000")
+    assert rows["tension dev: conflict items >= 60, headline and short"] == "1.000 (1/1)"
+    assert rows["tension dev: false alarms, sports/business/tech"] == "0.000 (0/1)"
+    assert rows["tension dev: conflict items >= 60, articles"] == "-"
+    assert devset.eval_corpus("test", None)[0][1] == "-"
+    assert parts == ["dev", "test"]
