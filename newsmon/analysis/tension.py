@@ -32,7 +32,7 @@ import yaml
 
 from newsmon.analysis.text import sentence_spans
 
-SCALE = 18.0
+SCALE = 16.0
 TITLE_FACTOR = 2.0
 LEAD_FACTOR = 1.5
 POSITION_DECAY = 1.0
@@ -43,7 +43,8 @@ FAILED_MIN = 5.0
 THREAT_CUE_WEIGHT = 6.0
 LENGTH_REF = 4.0
 LANGUAGE_SAMPLE = 3000  # characters the language check reads (the start of the text)
-LENGTH_EXP = 0.75
+LENGTH_EXP = 1.0
+SHORT_FLOOR = 0.6
 LEVELS = ((85, "severe"), (60, "high"), (30, "elevated"), (0, "low"))
 
 _TOKEN = re.compile(r"[A-Za-z0-9\u00C0-\u024F]+(?:[-'’][A-Za-z0-9\u00C0-\u024F]+)*")
@@ -61,8 +62,9 @@ _MAX_SPAN = 16  # no phrase spans more words (checked when the lexicon loads)
 _NEG_THREAT = frozenset({"dare", "dares", "hesitate", "hesitates", "tolerate", "tolerates",
                          "rule", "rules", "ruled", "exclude", "excludes", "excluded",
                          "idly", "shy", "back", "allow", "allows", "let"})
-# A de-escalation that failed is no de-escalation: "ceasefire talks stall", "the truce
-# collapsed", "violations of the ceasefire". Looked for a few words either side.
+# A de-escalation that failed (or was only demanded) is no de-escalation: "ceasefire
+# talks stall", "the truce collapsed", "violations of the ceasefire", "demands the
+# withdrawal of troops". Looked for a few words either side.
 _FAILURES = frozenset({"stall", "stalled", "stalls", "stalling", "collapse", "collapsed",
                        "collapses", "collapsing", "fail", "failed", "fails", "failure",
                        "broke", "broken", "breaks", "breakdown", "violate", "violated",
@@ -70,7 +72,10 @@ _FAILURES = frozenset({"stall", "stalled", "stalls", "stalling", "collapse", "co
                        "breached", "breaches", "suspend", "suspended", "suspends",
                        "abandon", "abandoned", "abandons", "scrap", "scrapped", "scraps",
                        "derail", "derailed", "derails", "falter", "faltered", "falters",
-                       "shattered", "undermine", "undermined", "undermines"})
+                       "shattered", "undermine", "undermined", "undermines",
+                       # demanded of the other side, a withdrawal or a truce is a demand
+                       # (CAMEO 10), no de-escalation
+                       "demand", "demands", "demanded", "demanding"})
 _FAIL_WINDOW = 4
 _REPORTING = re.compile(r"\b(?:said|says|say|warned|warns|warn|told|tells|claimed|claims|"
                         r"according to|stated|added|insisted|threatened|vowed|accused)\b",
@@ -111,30 +116,39 @@ def _undouble(w: str) -> str:
 # ("warned it could strike") since a warning is conditional by nature.
 _THREAT_VERBS = frozenset({"warn", "threaten", "vow", "caution", "ultimatum"})
 # Military words (stems): weapons, forces, acts of war. A sentence with one is no
-# sports/business/tech figure of speech. ("war", "attack", "strike", "force" are not
-# among them: "price war", "cyber attack", "rail strike", "task force".)
+# sports/business/tech figure of speech. (Words as often figurative as not are not
+# among them: "price war", "cyber attack", "rail strike", "task force", "bot
+# invasion", "box-office bomb".)
 _MILITARY = frozenset(stem(w) for w in """
 missile missiles rocket rockets warhead warheads weapon weapons army armies troops
 troop soldiers soldier military militia militias militants insurgents rebels
-artillery shelling shells airstrike airstrikes bomb bombs bomber bombers drone
-drones warship warships navy naval jets tanks infantry brigade battalion ceasefire
-truce invasion invade airspace gunmen gunfire combat battlefield frontline
-front-line
+artillery shelling shells airstrike airstrikes bomber bombers drone drones warship
+warships navy naval jets tanks infantry brigade battalion ceasefire truce airspace
+gunmen gunfire
 """.split())  # noqa: SIM905
 # Sports, business and tech words (stems): a conflict word in a sentence with one
 # of these and no military word is taken as a figure of speech ("battle for the
 # pennant", "price war", "killer app"). Context, not a list of metaphors.
 _DOMAIN = frozenset(stem(w) for w in """
-team teams season league match game games coach coaches player players playoff
-playoffs pennant championship tournament cup goal goals striker quarterback inning
-innings pitcher fans stadium derby squad club clubs semifinal final finals olympic
-olympics medal race racing driver tennis golf football soccer basketball baseball
-cricket rugby hockey nba nfl price prices market markets shares stock stocks
-investors earnings revenue profit profits sales company companies firm firms brand
-brands retailer retailers supermarket ceo startup merger takeover shareholders
-customers consumers quarter analysts ipo subscription subscribers app apps software
-smartphone smartphones iphone android chip chips chipmaker users platform device
-devices browser gadget gaming console streaming box office
+team teams season league match game games coach coaches player players playoff playoffs
+pennant championship tournament cup goal goals striker quarterback inning innings pitcher
+fans stadium derby squad club clubs semifinal final finals showdown olympic olympics medal race
+racing driver tennis golf football soccer basketball baseball cricket rugby hockey nba nfl
+boxer boxing champion overtime bowlers batsmen pitch goalkeeper promotion relegation
+price prices markets shares stock stocks investors earnings revenue profit profits
+sales company companies firm firms brand brands retailer retailers supermarket ceo startup
+merger takeover shareholders customers consumers quarter analysts ipo subscription bank
+banks chairman boardroom imports exports textile
+subscribers app apps software smartphone smartphones iphone android chip chips chipmaker
+users platform device devices browser gadget gaming console streaming box office hackers
+ransomware bot bots
+storm storms blizzard hail snow snowfall winter waves flood floods drought weather rain
+heatwave wildfire volcano
+cancer drug drugs flu virus vaccine patients disease
+film films movie movies sequel album audiences museum historians diaries novel
+wasps bees honeybees hornets insects species
+jury judge trial cocaine fireworks robbery burglary theft
+university universities teachers exam exams cheating
 """.split())  # noqa: SIM905
 
 @dataclass(frozen=True, slots=True)
@@ -453,7 +467,8 @@ def _scan(lexicon: Lexicon, text: str, field: str) -> tuple[list[Evidence], int,
     military = [0] * len(sents)
     warn_at: dict[int, int] = {}
     for k, s in enumerate(stems):
-        if s in _DOMAIN:
+        if s in _DOMAIN or ("-" in lowers[k] and any(
+                stem(part) in _DOMAIN for part in lowers[k].split("-"))):
             domain[tok_sent[k]] += 1
         if s in _MILITARY:
             military[tok_sent[k]] += 1
@@ -589,10 +604,11 @@ def position_factor(field: str, sentence_no: int) -> float:
 
 def scale_for(mass: float) -> float:
     """The saturation scale for a text of ``mass`` position-weighted sentences: SCALE
-    up to the length of a headline and two sentences (LENGTH_REF), then growing as
-    ``mass ** LENGTH_EXP``. Longer texts hold more evidence at the same intensity; a
-    short item is not read as a weak long one."""
-    return SCALE * float(max(1.0, mass / LENGTH_REF) ** LENGTH_EXP)
+    at the length of a headline and two sentences (LENGTH_REF), growing as
+    ``mass ** LENGTH_EXP`` for longer texts and shrinking so for shorter ones, down
+    to SHORT_FLOOR of SCALE (a headline alone). Longer texts hold more evidence at the
+    same intensity: a short item is not read as a weak long one."""
+    return SCALE * float(max(SHORT_FLOOR, mass / LENGTH_REF) ** LENGTH_EXP)
 
 
 def score_tension(lexicon: Lexicon, fields: dict[str, str]) -> TensionResult:
