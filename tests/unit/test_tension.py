@@ -183,3 +183,70 @@ def test_eval_section_reports_each_part_from_the_corpus_interface(monkeypatch) -
     assert rows["tension dev: conflict items >= 60, articles"] == "-"
     assert devset.eval_corpus("test", None)[0][1] == "-"
     assert parts == ["dev", "test"]
+
+
+THRESHOLD = 60  # the default alert threshold
+
+
+def test_warnings_are_threats_not_negations() -> None:
+    assert score("", title="North Korea warns its missiles can reach the United States") >= 60
+    r = score_tension(LEX, {"title": "", "content": "Pyongyang said Seoul would not dare attack."})
+    attack = next(e for e in r.evidence if e.phrase == "attack")
+    assert not attack.negated and attack.threat and not attack.hedged
+    assert score("Officials said they would not attack.") == 0  # a plain negation still is one
+    # a warning lifts hedging: the threat counts in full
+    warned = score("The minister warned that troops could invade.")
+    assert warned > score("Analysts said troops could invade.")
+
+
+def test_plain_short_conflict_items_reach_the_threshold() -> None:
+    for title, lead in (
+        ("Explosions and gunfire rock the capital a day after the ceasefire collapsed", ""),
+        ("Russia masses troops near Finnish border", ""),
+        ("Peace talks collapse as both sides trade artillery fire",
+         "Negotiators left Geneva on Friday."),
+        ("Rebels shell government positions", "At least 12 soldiers were killed, the army said."),
+    ):
+        assert score(lead, title=title) >= THRESHOLD, title
+
+
+def test_figurative_sports_business_tech_stay_below_the_threshold() -> None:
+    for title, lead in (
+        ("Red Sox and Yankees renew battle for the pennant", "The season goes down to the wire."),
+        ("Supermarket price war deepens", "Retailers cut prices on 400 staples."),
+        ("Senate committee shoots down a proposal to raise fees", ""),
+        ("Is this the killer app for smart glasses?", ""),
+        ("Title fight: the two clubs brace for final-day showdown", ""),
+    ):
+        assert score(lead, title=title) < THRESHOLD, title
+    # the same verb with a military object is no figure of speech
+    assert score("", title="Army shoots down drone over border") > score(
+        "", title="Senate committee shoots down a proposal to raise fees")
+
+
+def test_headline_and_lead_count_more_than_paragraph_nine() -> None:
+    filler = " ".join(f"Officials met on day {i} to discuss the budget." for i in range(9))
+    lead = score_tension(LEX, {"title": "", "content": "Artillery fire hit the town. " + filler})
+    late = score_tension(LEX, {"title": "", "content": filler + " Artillery fire hit the town."})
+    head = score_tension(LEX, {"title": "Artillery fire hit the town", "content": filler})
+    assert head.score > lead.score > late.score > 0
+
+
+def test_a_short_item_is_not_scored_as_a_weak_long_one() -> None:
+    item = {"title": "Troops shell border villages", "content": "Two civilians were killed."}
+    filler = " ".join(f"The council discussed item {i} of the budget." for i in range(30))
+    longer = {"title": item["title"], "content": item["content"] + " " + filler}
+    assert score_tension(LEX, item).score >= THRESHOLD
+    assert score_tension(LEX, item).score > score_tension(LEX, longer).score
+
+
+def test_every_point_is_traced_to_evidence() -> None:
+    r = score_tension(LEX, {"title": "Rebels shell the city as ceasefire talks resume",
+                            "content": "Artillery fire killed four people. Both sides agreed to "
+                                       "a prisoner exchange."})
+    assert r.score > 0
+    assert abs(sum(e.points for e in r.evidence) - r.score) < 0.01
+    assert any(e.points < 0 for e in r.evidence)  # de-escalation takes points off
+    for e in r.evidence:
+        d = e.to_dict()
+        assert {"phrase", "matched", "sentence", "points", "effective"} <= set(d)
