@@ -47,7 +47,9 @@ LENGTH_EXP = 1.0
 SHORT_FLOOR = 0.6
 LEVELS = ((85, "severe"), (60, "high"), (30, "elevated"), (0, "low"))
 
-_TOKEN = re.compile(r"[A-Za-z0-9\u00C0-\u024F]+(?:[-'’][A-Za-z0-9\u00C0-\u024F]+)*")
+# A number with thousands separators ("25,000 troops") is one word.
+_TOKEN = re.compile(r"\d{1,3}(?:,\d{3})+|"
+                    r"[A-Za-z0-9\u00C0-\u024F]+(?:[-'’][A-Za-z0-9\u00C0-\u024F]+)*")
 _NEGATORS = frozenset({"no", "not", "never", "deny", "denied", "denies", "without", "nor",
                        "dismiss", "dismissed", "dismisses", "ruled", "rule", "rules",
                        "isn't", "wasn't", "aren't", "weren't", "don't", "doesn't", "didn't",
@@ -138,7 +140,7 @@ boxer boxing champion overtime bowlers batsmen pitch goalkeeper promotion relega
 price prices markets shares stock stocks investors earnings revenue profit profits
 sales company companies firm firms brand brands retailer retailers supermarket ceo startup
 merger takeover shareholders customers consumers quarter analysts ipo subscription bank
-banks chairman boardroom imports exports textile
+banks chairman boardroom imports exports textile airline airlines carmaker
 subscribers app apps software smartphone smartphones iphone android chip chips chipmaker
 users platform device devices browser gadget gaming console streaming box office hackers
 ransomware bot bots
