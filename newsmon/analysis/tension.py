@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
 from functools import lru_cache
@@ -152,6 +153,9 @@ wasps bees honeybees hornets insects species
 jury judge trial cocaine fireworks robbery burglary theft
 university universities teachers exam exams cheating
 """.split())  # noqa: SIM905
+
+_CUES = _DOMAIN | _MILITARY | _THREAT_VERBS
+
 
 @dataclass(frozen=True, slots=True)
 class Phrase:
@@ -454,28 +458,27 @@ def _scan(lexicon: Lexicon, text: str, field: str) -> tuple[list[Evidence], int,
         return [], 0, 0, 0
     toks = list(_TOKEN.finditer(text))
     n = len(toks)
-    stems = [stem(t.group(0)) for t in toks]
-    lowers = [_lower(t.group(0)) for t in toks]
+    words = [t.group(0) for t in toks]
+    stems = [stem(w) for w in words]
+    lowers = [w.lower().replace("’", "'") for w in words]
     blocked = _blocked(lexicon, lowers)
     sents = sentence_spans(text) or [(0, len(text))]
-    # sentence number of every token, and per sentence: its token range and cues
-    tok_sent = [0] * n
-    si = 0
-    for k, t in enumerate(toks):
-        while si < len(sents) - 1 and sents[si][1] <= t.start():
-            si += 1
-        tok_sent[k] = si
+    # sentence number of every token, and per sentence its cue words
+    ends = [e for _, e in sents[:-1]]
+    tok_sent = [bisect_right(ends, t.start()) for t in toks]
     domain = [0] * len(sents)
     military = [0] * len(sents)
     warn_at: dict[int, int] = {}
     for k, s in enumerate(stems):
-        if s in _DOMAIN or ("-" in lowers[k] and any(
-                stem(part) in _DOMAIN for part in lowers[k].split("-"))):
+        if s in _CUES:
+            if s in _DOMAIN:
+                domain[tok_sent[k]] += 1
+            if s in _MILITARY:
+                military[tok_sent[k]] += 1
+            if s in _THREAT_VERBS:
+                warn_at.setdefault(tok_sent[k], k)
+        elif "-" in words[k] and any(stem(part) in _DOMAIN for part in lowers[k].split("-")):
             domain[tok_sent[k]] += 1
-        if s in _MILITARY:
-            military[tok_sent[k]] += 1
-        if s in _THREAT_VERBS:
-            warn_at.setdefault(tok_sent[k], k)
     out: list[Evidence] = []
     cover_end, cover_w = 0, 0.0  # span and |weight| of the last counted match
     i = 0
