@@ -1,20 +1,49 @@
 """Geopolitical tension score (0-100) with the evidence that produced it.
 
-The lexicon (``newsmon/data/tension_lexicon.yml``, versioned) groups phrases
-in CAMEO-grounded categories with weights: positive escalate, negative
-de-escalate. Text is tokenised once; every token is stemmed once; all phrases
-are matched in a single left-to-right pass over an index keyed by first stem
-(longest match wins). A phrase preceded in its sentence by a negation ("denied
-plans to invade", "no sign of") counts for nothing; one preceded by hedging
-("could", "may", "fears of") counts for less. Repeats of the same phrase
-count with diminishing weight, and a match in the title counts more.
+Lexicon. ``newsmon/data/tension_lexicon.yml`` (hand-written, versioned) and
+``newsmon/data/tension_cameo.yml`` (generated from the PETRARCH-2 CAMEO verb
+dictionary by ``scripts/cameo_lexicon.py``: verbs and verb patterns of conflict
+codes 10-20 and cooperation codes 03-08, weighted by the codes' Goldstein
+values) group phrases in CAMEO-grounded categories: positive weights escalate,
+negative de-escalate. Text is tokenised and stemmed once; all phrases are
+matched in one left-to-right pass over an index keyed by first stem (longest
+match at a position wins; a phrase inside an earlier match counts only if it
+weighs more; nothing inside a zero-weight non-event such as "shoot down a
+proposal" counts).
 
-    score = 100 * (1 - exp(-max(0, escalation - deescalation) / SCALE))
+Context, per evidence. A negation before a phrase ("denied plans to invade")
+cancels it, unless it negates a restraint ("would not dare attack", "did not rule
+out military action", "will not hesitate"): that is a threat. Hedging ("could",
+"fears of") counts 0.6, except in a sentence with a warning or threat verb (a
+warning is conditional by nature); such a verb in a sentence that names weapons
+or forces ("warns its missiles can reach") is itself a threat cue. A
+de-escalation reported as failing or only demanded ("the truce collapsed",
+"demands the withdrawal") counts as escalation. In a sentence with sports,
+business, tech (and weather, health, culture) words and no military word, an
+escalation phrase is read as a figure of speech ("battle for the pennant") and
+counts 0.2; so does every one in an item with two such words and no military word.
 
-Levels: low < 30 <= elevated < 60 <= high < 85 <= severe. A phrase inside
-quotation marks or after a reporting verb ("warned that", "said") is marked
-``attributed`` in the evidence: it is someone's statement, which is how most
-threats reach the news, so it counts in full but is shown as such.
+Score. Each evidence counts ``effective = weight x position x repetition x
+context``; position: the title 2.0, the lead sentence 1.5, sentence k
+``1.5 / sqrt(1 + k)`` (paragraph nine counts about a third of the lead).
+``net = escalation - de-escalation`` and
+
+    score = 100 * (1 - exp(-net / scale_for(mass)))
+
+where ``mass`` is the text's length in position-weighted sentences: the scale is
+SCALE for a headline and two sentences, grows linearly for longer texts and
+shrinks for a headline alone, so a short item is not read as a weak long one.
+Every evidence carries ``points = score * effective / net``: the points add up to
+the score. Levels: low < 30 <= elevated < 60 <= high < 85 <= severe. A phrase
+inside quotation marks or after a reporting verb is marked ``attributed``.
+
+Development figures (the dev part of the labelled corpus, 1,529 items, which
+were looked at while tuning these rules and constants; the test part is the
+held-out figure): ROC AUC conflict vs cooperation 0.913 (sentence 0.876, headline
+0.926, short 0.927, article 0.959); conflict headlines and short items at or
+above 60: 0.608; false alarms at or above 60 on neutral items 0.024, on sports,
+business and tech 0.002. Reproduce with ``PYTHONPATH=. python
+bench/tension_dev.py``; speed with ``PYTHONPATH=. python bench/tension_speed.py``.
 """
 
 from __future__ import annotations
