@@ -71,6 +71,7 @@ REPEAT_DECAY = 0.5
 FIGURATIVE_FACTOR = 0.2
 FAILED_MIN = 5.0
 THREAT_CUE_WEIGHT = 6.0
+THREAT_CUE = "warning + weapons or forces"  # the phrase of a threat-verb cue in the evidence
 LENGTH_REF = 4.0
 LANGUAGE_SAMPLE = 3000  # characters the language check reads (the start of the text)
 LENGTH_EXP = 1.0
@@ -591,10 +592,9 @@ def _scan(lexicon: Lexicon, text: str, field: str) -> tuple[list[Evidence], int,
         if not military[sno]:
             continue
         s0, s1 = sents[sno]
-        noun = next(toks[m].group(0) for m in range(n)
-                    if tok_sent[m] == sno and stems[m] in _MILITARY)
+        noun = next(words[m] for m in range(n) if tok_sent[m] == sno and stems[m] in _MILITARY)
         out.append(Evidence(
-            phrase=f"{stems[k]} + {stem(noun)}", matched=toks[k].group(0), category="threats",
+            phrase=f"{THREAT_CUE} ({noun.lower()})", matched=words[k], category="threats",
             weight=THREAT_CUE_WEIGHT, field=field, start=toks[k].start(), end=toks[k].end(),
             sentence=text[s0:s1].strip(), attributed=True, sentence_no=sno, threat=True))
     return out, sum(domain), sum(military), len(sents)
