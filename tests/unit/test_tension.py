@@ -250,3 +250,11 @@ def test_every_point_is_traced_to_evidence() -> None:
     for e in r.evidence:
         d = e.to_dict()
         assert {"phrase", "matched", "sentence", "points", "effective"} <= set(d)
+
+
+def test_stopping_violence_is_no_escalation_and_not_sitting_idly_is_a_threat() -> None:
+    assert score("Leaders urged the junta to stop air strikes.") < score(
+        "The junta launched air strikes.")
+    r = score_tension(LEX, {"content": 'The army said it would "not sit idly by".'})
+    idle = next(e for e in r.evidence if e.phrase == "sit idly by")
+    assert not idle.negated and idle.threat and r.score > 0
