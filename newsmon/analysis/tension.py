@@ -14,8 +14,8 @@ proposal" counts).
 Context, per evidence. A negation before a phrase ("denied plans to invade")
 cancels it, unless it negates a restraint ("would not dare attack", "did not rule
 out military action", "will not sit idly by"): that is a threat. So does a
-stopping word just before it ("urged them to stop air strikes", "ending days of
-unrest"). Hedging ("could",
+stopping word just before it ("urged them to stop air strikes", "to avoid an
+escalation"). Hedging ("could",
 "fears of") counts 0.6, except in a sentence with a warning or threat verb (a
 warning is conditional by nature); such a verb in a sentence that names weapons
 or forces ("warns its missiles can reach") is itself a threat cue. A
@@ -41,10 +41,11 @@ inside quotation marks or after a reporting verb is marked ``attributed``.
 
 Development figures (the dev part of the labelled corpus, 1,529 items, which
 were looked at while tuning these rules and constants; the test part is the
-held-out figure): ROC AUC conflict vs cooperation 0.918 (sentence 0.894, headline
+held-out figure): ROC AUC conflict vs cooperation 0.916 (sentence 0.886, headline
 0.920, short 0.930, article 0.960); conflict headlines and short items at or
 above 60: 0.608; false alarms at or above 60 on neutral items 0.024, on sports,
-business and tech 0.002. Reproduce with ``PYTHONPATH=. python
+business and tech 0.002. On the older paragraph set (319 real paragraphs,
+conflictual vs rest) the AUC is 0.907. Reproduce with ``PYTHONPATH=. python
 bench/tension_dev.py``; speed with ``PYTHONPATH=. python bench/tension_speed.py``.
 """
 
@@ -97,9 +98,10 @@ _MAX_SPAN = 16  # no phrase spans more words (checked when the lexicon loads)
 _NEG_THREAT = frozenset({"dare", "dares", "hesitate", "hesitates", "tolerate", "tolerates",
                          "rule", "rules", "ruled", "exclude", "excludes", "excluded",
                          "idly", "shy", "back", "allow", "allows", "let", "sit", "stand"})
-# Words that stop what follows: "urged them to stop air strikes", "ending days of
-# unrest", "to avoid an escalation" is no escalation (CAMEO 087: de-escalate).
-_STOPPERS = frozenset({"stop", "stops", "halt", "halts", "end", "ends", "ending", "avoid",
+# Words that stop what follows: "urged them to stop air strikes", "to avoid an
+# escalation" is no escalation (CAMEO 087: de-escalate). Not "end": "the end of the
+# war" names the war (on the paragraph set, counting "end" lowered the AUC).
+_STOPPERS = frozenset({"stop", "stops", "halt", "halts", "avoid",
                        "avoids", "avoiding", "prevent", "prevents", "preventing", "silence"})
 # A de-escalation that failed (or was only demanded) is no de-escalation: "ceasefire
 # talks stall", "the truce collapsed", "violations of the ceasefire", "demands the
