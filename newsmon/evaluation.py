@@ -15,9 +15,9 @@ project. Sections:
   false-duplicate rate (per group of distinct-story pairs, hard negatives
   included) on a syndication set built from the benchmark texts, for the
   dev and the test part (``newsmon.analysis.syndication``);
-* tension: ROC AUC of the score for conflictual vs the rest on the labelled
-  development set (``newsmon/data/tension_devset.tsv``), and the mean score per
-  label.
+* tension: see ``newsmon.analysis.devset``: ROC AUC conflict vs cooperation,
+  alert-threshold shares and false alarms on the labelled corpus (dev and test
+  parts reported separately), and the older paragraph set's AUC.
 """
 
 from __future__ import annotations
