@@ -91,7 +91,8 @@ _FOOTER = re.compile(
     r"^\s*(?:(?:additional\s+)?(?:reporting|writing|editing|edited|written|compiled|"
     r"produced|translated)\s+by\b|\(c\)|©|copyright\b|our standards\b|sign up\b|"
     r"subscribe\b|follow us\b|read more\b|related(?: coverage| articles)?\s*:|"
-    r"click here\b|download (?:our|the) app|advertisement\s*$|listen to this article|"
+    r"click here\b|continue reading\b|download (?:our|the) app|advertisement\s*$|"
+    r"listen to this article|"
     r"this article is more than .{1,20} old)|all rights reserved", re.I)
 _BYLINE = re.compile(r"^\s*By\s+[A-Z][\w.'’-]*(?:\s+[\w.'’-]+){0,6}\s*$")
 # "LONDON (Reuters) - ", "MOSCOW, Dec 2 (AFP) - ", "PARIS — ", "(Reuters) — ", "Kyiv (AP) -".
@@ -115,6 +116,10 @@ def _strip_dateline(para: str) -> str:
     return para
 
 
+#: Fewer words than this after the lines taken for a headline: those lines were the text.
+MIN_BODY_WORDS = 12
+
+
 def normalise(text: str) -> list[str]:
     """The words that identify a story, lower-cased: without the headline and byline lines
     before the body, the wire slug, the dateline, footers and furniture paragraphs (credits,
@@ -128,6 +133,10 @@ def normalise(text: str) -> list[str]:
     body = next((i for i, p in enumerate(paras[:4])
                  if not _BYLINE.match(p) and (len(p.split()) > 20 or _SENTENCE_END.search(p)
                                               or _DATELINE_START.match(p))), 0)
+    # A feed summary is often one short paragraph and a link line: what would be left
+    # after "the headline" must be the larger part, or the lines were the text itself.
+    if body and sum(len(p.split()) for p in paras[body:]) < MIN_BODY_WORDS:
+        body = 0
     del paras[:body]
     if paras:
         first = _PREFIX.sub("", paras[0])

@@ -16,7 +16,7 @@ from typing import Any
 
 from newsmon.analysis.canonical import article_id, canonical_url
 from newsmon.analysis.entities import DEFAULT_LEAD_CHARS, EntityExtractor
-from newsmon.analysis.neardup import Match
+from newsmon.analysis.neardup import MIN_BODY_WORDS, Match, normalise
 from newsmon.analysis.tension import Lexicon, TensionResult, load_lexicon, score_tension
 from newsmon.analysis.text import html_to_text
 from newsmon.records import SCHEMA_VERSION, RawArticle, fit_enriched, utcnow_iso
@@ -95,9 +95,14 @@ class Analyzer:
 
 
 def near_dup_text(raw: RawArticle) -> str:
-    """The text whose shingles identify a story: body if any, else summary, else title."""
+    """The text whose shingles identify a story: the body (content, else summary), with
+    the title before it when the body alone is too short to tell stories apart (feed
+    summaries of a few words, or only "Continue reading...")."""
     t = article_text(raw)
-    return t.content or t.summary or t.title
+    body = t.content or t.summary
+    if len(normalise(body)) >= MIN_BODY_WORDS:
+        return body
+    return f"{t.title}\n\n{body}" if body else t.title
 
 
 def _enriched(raw: RawArticle, text: ArticleText, ents: list[Any], tension: TensionResult,

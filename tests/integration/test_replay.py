@@ -72,10 +72,12 @@ def test_replay_reproduces_and_diffs(kafka_bootstrap: str, tmp_path: Path) -> No
     assert report["alerts_sent"] == len(sent) == report["alerts_replayed"]
     assert report["changes"] == []
 
-    # Threshold 99 loses every alert; a watchlist rule on "border" adds one.
+    # The default rule limited to another source loses every alert; a watchlist rule on
+    # "border" adds one.
     rules = tmp_path / "rules.yml"
     rules.write_text("rules:\n"
-                     "  - name: tension-threshold\n    version: 1\n    min_score: 99\n"
+                     "  - name: tension-threshold\n    version: 1\n    min_score: 60\n"
+                     "    sources: [elsewhere]\n"
                      "  - name: border-watch\n    version: 1\n    min_score: 0\n"
                      "    keywords: [border]\n")
     diff = newsmon("replay", "--since", since, "--rules", str(rules), "--json",

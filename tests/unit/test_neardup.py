@@ -298,3 +298,24 @@ def test_eval_reports_dev_and_test_parts_separately() -> None:
         assert f"near-duplicates [{part}]: false-duplicate rate" in names
     recall = dict((r[0], r[1]) for r in rows)["near-duplicates [dev]: recall by transform"]
     assert "summary (1-3 sentences)" in recall and "lead cut" in recall
+
+
+def test_distinct_feed_summaries_with_a_link_line_stay_distinct() -> None:
+    """Real feed summaries: one short paragraph and a "Continue reading..." link. The
+    paragraph is the text, not a headline to strip, and two such items are not copies."""
+    from newsmon.analysis.neardup import LSHIndex, normalise
+    from newsmon.analysis.pipeline import near_dup_text
+    from newsmon.records import RawArticle
+
+    a = RawArticle(id="a", title="Trump-Russia investigation: the key questions answered",
+                   summary="<p>Everything you need to know about the inquiry into Russian "
+                           "hacking, alleged collusion and Donald Trump, plus the latest "
+                           "news</p> <a href='https://x.example/a'>Continue reading...</a>")
+    b = RawArticle(id="b", title="Snake school and May in China: Wednesday's top photos",
+                   summary="<p>The picture editors bring you a selection of photo highlights "
+                           "from around the world</p> <a href='https://x.example/b'>"
+                           "Continue reading...</a>")
+    assert "collusion" in normalise(near_dup_text(a))
+    index = LSHIndex()
+    index.add("a", near_dup_text(a))
+    assert index.add("b", near_dup_text(b)).duplicate_of is None
