@@ -3,8 +3,10 @@ the loader's own error, whose lines each name the file; nothing else escapes."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,28 +25,18 @@ _TOKENS = st.sampled_from([
 _TEXT = st.lists(_TOKENS, max_size=40).map("".join)
 
 
+@pytest.mark.parametrize(("name", "load", "error"), [
+    ("feeds.yml", load_feed_list, FeedConfigError), ("rules.yml", load_rules, RulesError)])
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
 @given(text=_TEXT, raw=st.binary(max_size=64))
-def test_feed_list_loads_or_refuses_in_its_own_words(tmp_path: Path, text: str,
-                                                     raw: bytes) -> None:
+def test_loader_loads_or_refuses_in_its_own_words(
+        tmp_path: Path, name: str, load: Callable[[Path], object], error: type[Exception],
+        text: str, raw: bytes) -> None:
     for body in (text.encode("utf-8", "surrogatepass"), raw):
-        path = tmp_path / "feeds.yml"
+        path = tmp_path / name
         path.write_bytes(body)
         try:
-            load_feed_list(path)
-        except FeedConfigError as exc:
-            assert all(line.startswith(str(path)) for line in str(exc).splitlines()), exc
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.function_scoped_fixture])
-@given(text=_TEXT, raw=st.binary(max_size=64))
-def test_rules_load_or_refuse_in_their_own_words(tmp_path: Path, text: str, raw: bytes) -> None:
-    for body in (text.encode("utf-8", "surrogatepass"), raw):
-        path = tmp_path / "rules.yml"
-        path.write_bytes(body)
-        try:
-            load_rules(path)
-        except RulesError as exc:
+            load(path)
+        except error as exc:
             assert all(line.startswith(str(path)) for line in str(exc).splitlines()), exc

@@ -145,20 +145,12 @@ def test_scoring_never_raises_on_arbitrary_unicode(s: str) -> None:
 def test_eval_section_reports_each_part_from_the_corpus_interface(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import sys
     import types
-    from dataclasses import dataclass
 
     from newsmon.analysis import devset
+    from newsmon.analysis.evalcorpus import EvalItem
 
-    @dataclass(frozen=True)
-    class Item:
-        id: str
-        label: str
-        kind: str
-        topic: str
-        title: str
-        text: str
-        entities: tuple[tuple[str, str], ...] = ()
-        source: str = "written"
+    def Item(*fields: str) -> EvalItem:
+        return EvalItem(*fields, entities=(), source="written")
 
     corpus = {"dev": [
         Item("1", "conflict", "short", "fight", "Artillery shelling kills 12 in border town",
@@ -169,7 +161,7 @@ def test_eval_section_reports_each_part_from_the_corpus_interface(monkeypatch) -
     ], "test": []}
     parts: list[str] = []
 
-    def load_items(part: str, data: object = None) -> list[Item]:
+    def load_items(part: str, data: object = None) -> list[EvalItem]:
         parts.append(part)
         return corpus[part]
 
