@@ -33,7 +33,7 @@ def test_seed_article(analyzer: Analyzer) -> None:
     assert names["Kremlin"]["type"] == "ORG"
     assert_valid("enriched-article", [out])
     tension = out["tension"]
-    assert tension["level"] == "high", tension["score"]
+    assert tension["score"] >= 60 and tension["level"] in ("high", "severe"), tension["score"]
     matched = {e["matched"].lower(): e for e in tension["evidence"]}
     for phrase in ("armed hostilities", "serious consequences", "build-up of russian troops"):
         assert phrase in matched

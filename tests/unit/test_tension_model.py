@@ -1,0 +1,113 @@
+"""The tension model: its file, its score mapping and where it comes from."""
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from newsmon.analysis.evalcorpus import part_of
+from newsmon.analysis.tension import (
+    LexiconError,
+    bundled_model,
+    load_lexicon,
+    model_features,
+    parse_model,
+    probability_score,
+    score_tension,
+    stem,
+)
+from tests.helpers import SHARED, require_shared
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_stem_strips_a_final_e_of_every_length() -> None:
+    # "voted" must meet the lexicon's "vote down", "fired" its "fire"
+    assert stem("vote") == stem("voted") == stem("votes") == stem("voting")
+    assert stem("fire") == stem("fired") == stem("firing")
+    assert stem("invade") == stem("invaded")
+
+
+def test_probability_score_is_zero_without_evidence_and_monotonic() -> None:
+    base = bundled_model().base
+    assert probability_score(base, 0.0) == 0
+    scores = [probability_score(base, n / 4) for n in range(0, 60)]
+    assert scores == sorted(scores)
+    assert scores[-1] == 100
+    assert probability_score(base, -3.0) == 0
+
+
+def test_the_bundled_model_sizes_every_group_without_flipping_it() -> None:
+    model = bundled_model()
+    assert model.coef and all(v >= 0 for v in model.coef.values())
+    assert math.isfinite(model.base)
+    # every group the scorer can make from the bundled lexicon's categories is sized
+    lex = load_lexicon()
+    cats = {p.category for group in lex.index.values() for p in group if p.weight}
+    for cat in cats:
+        for first in ("first", "later"):
+            for armed in ("armed", "unarmed"):
+                assert f"{cat}:{first}:{armed}" in model.coef
+    assert "figurative" in model.coef
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({}, "needs a 'coef' mapping"),
+    ({"coef": {"a": 1.0}}, "bad number"),
+    ({"coef": {"a": "x"}, "intercept": 0}, "bad number"),
+    ({"coef": {"a": -0.5}, "intercept": 0}, "not negative"),
+    ({"coef": {"a": float("nan")}, "intercept": 0}, "finite"),
+    ({"coef": {"a": 1.0}, "intercept": float("inf")}, "finite"),
+])
+def test_a_bad_model_is_refused_with_its_reason(data: dict[str, object], message: str) -> None:
+    with pytest.raises(LexiconError, match=message):
+        parse_model(data)
+
+
+def test_a_category_the_model_has_not_seen_counts_the_default(tmp_path: Path) -> None:
+    extra = tmp_path / "desk.yml"
+    extra.write_text("version: d1\ncategories:\n  cyber:\n    phrases:\n"
+                     "      - {p: sleeper cell, w: 9}\n", "utf-8")
+    lex = load_lexicon(override=extra)
+    r = score_tension(lex, {"title": "Police find a sleeper cell in the capital"})
+    ev = [e for e in r.evidence if e.category == "cyber"]
+    assert ev and r.score > 0
+    assert r.by_category["cyber"] > 0
+    feats = model_features(lex, {"title": "Police find a sleeper cell in the capital"})
+    assert any(k.startswith("cyber:first:") for k in feats), feats
+    assert r.lexicon_version.endswith(f"+{bundled_model().version}")
+
+
+def test_the_model_turns_cooperation_first_items_down() -> None:
+    # the reported event comes first; a war named after it is background
+    lex = load_lexicon()
+    talks = score_tension(lex, {"title": "", "summary": "The two foreign ministers held "
+                                "talks in Riyadh on regional security and the war in Gaza."})
+    war = score_tension(lex, {"title": "", "summary": "The war in Gaza spread to the north "
+                              "as air strikes killed dozens."})
+    assert talks.score < 60 <= war.score
+
+
+def test_training_reads_only_the_dev_part() -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import train_tension
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    items = train_tension.dev_items(SHARED / "data" if SHARED.is_dir() else None)
+    assert len(items) > 1000
+    assert {part_of(it.id) for it in items} == {"dev"}
+
+
+def test_the_shipped_model_is_what_training_on_the_dev_part_gives() -> None:
+    require_shared()  # the dev part's feed items are read from ../shared
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "train_tension.py"), "--check",
+                          "--data", str(SHARED / "data")],
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "matches the dev part" in out.stdout
+    shipped = yaml.safe_load((ROOT / "newsmon/data/tension_model.yml").read_text("utf-8"))
+    assert shipped["coef"] == bundled_model().coef
