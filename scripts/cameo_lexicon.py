@@ -20,8 +20,16 @@ so they stop the bare verb from counting there. Synonym sets used by patterns
 them as ``&name`` and matches any member.
 
 Verbs whose everyday sense is not an event of their code (``hit``, ``match``,
-``fire``, ``target``...) are kept out as bare verbs (GENERIC_VERBS) but still
-take part in patterns ("fire * &weapon"). Hand-written entries in
+``fire``, ``target``...) are kept out of those categories as bare verbs
+(GENERIC_VERBS) but still take part in patterns ("fire * &weapon").
+
+Every other bare verb of a conflict or cooperation code (weaker codes, roots
+without BARE_ROOTS, generic verbs) becomes a weak cue in its inflected forms only
+("deported", "marched", "met", "pledges"), matched as written, in a category of its
+own: ``conflict_verb``, ``conflict_verb_generic`` (generic conflict verbs, as often
+sport as war) and ``cooperation_verb``. The tension model
+(``scripts/train_tension.py``) sizes each of them apart from the specific
+categories. Hand-written entries in
 ``tension_lexicon.yml`` take precedence over generated ones with the same
 words (``newsmon.analysis.tension.load_lexicon``).
 
@@ -100,6 +108,63 @@ caution wrestle concede concession harry shell
 # "claim", "order"): they count only inside the dictionary's patterns.
 BARE_ROOTS = frozenset({"08", "13", "14", "15", "16", "17", "18", "19", "20"})
 MIN_ABS_GOLDSTEIN_BARE = 4.0
+# Every other bare verb of a conflict or cooperation code is a weak cue, kept in a
+# category of its own so the tension model can size it apart from the specific ones.
+WEAK_CONFLICT = "conflict_verb"
+WEAK_GENERIC_CONFLICT = "conflict_verb_generic"
+WEAK_COOPERATION = "cooperation_verb"
+_VOWELS = "aeiou"
+
+
+def event_forms(forms: list[str]) -> list[str]:
+    """The inflected forms of a dictionary verb, its particle kept: "MEET {MEETS MET
+    MEETING}" -> meeting, meets, met; "DEPORT" -> deported, deporting, deports; "KICK_OUT"
+    -> kicked out, ... Not the base form, which is most often a noun or an intent ("a
+    deal", "plans to meet")."""
+    base = words_of(forms[0])
+    if not base or not all(_WORDISH.fullmatch(w.upper()) for w in base):
+        return []
+    head, rest = base[0], base[1:]
+    listed = [words_of(f) for f in forms[1:]]
+    given = [w[0] for w in listed if w]
+    out = set(given)
+    if not any(g.endswith("s") for g in given):
+        out.add(_third(head))
+    if not any(g.endswith("ed") or (not g.endswith("ing") and g != head) for g in given):
+        out.add(_past(head))
+    if not any(g.endswith("ing") for g in given):
+        out.add(_ing(head))
+    return sorted(" ".join([w, *rest]) for w in out if _WORDISH.fullmatch(w.upper()))
+
+
+def _doubles(verb: str) -> bool:
+    # "ban" -> "banned", "plan" -> "planned": one short syllable ending in a consonant
+    return (len(verb) <= 4 and verb[-1] not in _VOWELS + "wxy" and verb[-2] in _VOWELS
+            and verb[-3] not in _VOWELS)
+
+
+def _past(verb: str) -> str:
+    if verb.endswith("e"):
+        return verb + "d"
+    if verb.endswith("y") and verb[-2] not in _VOWELS:
+        return verb[:-1] + "ied"
+    return verb + verb[-1] + "ed" if len(verb) > 2 and _doubles(verb) else verb + "ed"
+
+
+def _third(verb: str) -> str:
+    if verb.endswith(("s", "sh", "ch", "x", "z", "o")):
+        return verb + "es"
+    if verb.endswith("y") and verb[-2] not in _VOWELS:
+        return verb[:-1] + "ies"
+    return verb + "s"
+
+
+def _ing(verb: str) -> str:
+    if verb.endswith("ie"):
+        return verb[:-2] + "ying"
+    if verb.endswith("e") and not verb.endswith("ee"):
+        return verb[:-1] + "ing"
+    return verb + verb[-1] + "ing" if len(verb) > 2 and _doubles(verb) else verb + "ing"
 
 # A pattern's object must name something: one made of these alone ("battle * with",
 # "advance * into") says no more than its verb.
@@ -236,6 +301,7 @@ def generate(data: Path) -> str:
     entries: dict[str, dict[str, tuple[str, float, str]]] = defaultdict(dict)
     non_events: dict[str, str] = {}
     used_sets: set[str] = set()
+    exact: set[tuple[str, str]] = set()  # (category, phrase) matched as written only
 
     def weight_of(code: str | None, factor: float) -> tuple[str, float] | None:
         if not code or code[:2] not in CATEGORY or code not in gold:
@@ -249,13 +315,24 @@ def generate(data: Path) -> str:
         verbs: list[tuple[list[str], str | None]] = block["verbs"]  # type: ignore[assignment]
         for forms, code in verbs:
             base = words_of(forms[0])
-            if not base or (len(base) == 1 and base[0] in GENERIC_VERBS):
-                continue
-            if not code or code[:2] not in BARE_ROOTS \
-                    or abs(gold.get(code, 0.0)) < MIN_ABS_GOLDSTEIN_BARE:
-                continue
             cw = weight_of(code, VERB_FACTOR)
-            if cw is None:
+            if not base or cw is None:
+                continue
+            generic = len(base) == 1 and base[0] in GENERIC_VERBS
+            if generic or not code or code[:2] not in BARE_ROOTS \
+                    or abs(gold.get(code, 0.0)) < MIN_ABS_GOLDSTEIN_BARE:
+                # A weak cue, in a category of its own that the tension model sizes,
+                # and only in its inflected forms: the base form is as often a noun
+                # ("force", "deal", "arm") or an intent. Generic conflict verbs
+                # ("raided", "marched", "deported", but also "beat", "crushed") get
+                # a category of their own: as often sport as war.
+                if cw[1] > 0:
+                    cat = WEAK_GENERIC_CONFLICT if generic else WEAK_CONFLICT
+                else:
+                    cat = WEAK_COOPERATION
+                for phrase in event_forms(forms):
+                    entries[cat].setdefault(phrase, (phrase, cw[1], str(code)))
+                    exact.add((cat, phrase))
                 continue
             for form in forms:
                 phrase = " ".join(words_of(form))
@@ -281,7 +358,7 @@ def generate(data: Path) -> str:
                 cw = weight_of(code, PATTERN_FACTOR)
                 if cw is not None:
                     entries[cw[0]].setdefault(phrase, (phrase, cw[1], str(code)))
-    return render(entries, non_events, {k: sets[k] for k in sorted(used_sets)})
+    return render(entries, non_events, {k: sets[k] for k in sorted(used_sets)}, exact)
 
 
 HEADER = """\
@@ -295,6 +372,9 @@ HEADER = """\
 # Goldstein value from the ICEWS CAMEO code table (andybega/icews, cameo-codes.csv,
 # MIT licence): weight = -goldstein * {verb_factor} for a bare verb and
 # -goldstein * {pattern_factor} for a verb with its object. `cameo` is the code.
+# Bare verbs of weaker codes and generic verbs are weak cues in their inflected
+# forms only (`exact: true`), in the categories conflict_verb,
+# conflict_verb_generic and cooperation_verb, which the tension model sizes.
 # Entries under `non_events` are the dictionary's patterns coded as no event;
 # they weigh 0 and, being longer, stop the bare verb from matching there.
 # `sets` are the dictionary's synonym sets used by the phrases (`&name`).
@@ -303,7 +383,7 @@ HEADER = """\
 
 
 def render(entries: dict[str, dict[str, tuple[str, float, str]]], non_events: dict[str, str],
-           sets: dict[str, list[str]]) -> str:
+           sets: dict[str, list[str]], exact: set[tuple[str, str]]) -> str:
     out = [HEADER.format(verb_factor=VERB_FACTOR, pattern_factor=PATTERN_FACTOR)]
     out.append("sets:")
     for name, members in sets.items():
@@ -314,7 +394,8 @@ def render(entries: dict[str, dict[str, tuple[str, float, str]]], non_events: di
         out.append(f"  {cat}:")
         out.append("    phrases:")
         for phrase, w, code in sorted(entries[cat].values()):
-            out.append(f"      - {{p: \"{phrase}\", w: {w}, cameo: \"{code}\"}}")
+            flag = ", exact: true" if (cat, phrase) in exact else ""
+            out.append(f"      - {{p: \"{phrase}\", w: {w}, cameo: \"{code}\"{flag}}}")
     out.append("non_events:")
     for phrase in sorted(non_events):
         out.append(f"  - \"{phrase}\"")

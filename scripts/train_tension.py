@@ -9,9 +9,10 @@ label conflict (1) against cooperation and everyday news (0).
 The model is an L2-regularised logistic regression whose group coefficients are
 bounded below by 0 (the lexicon gives each phrase its direction; the model only
 sizes the groups), fitted with SciPy's L-BFGS-B. The intercept is then shifted
-for the alert threshold: out-of-fold scores (5 stratified folds of the dev part,
-each fold fitted the same way) give the largest shift at which sports, business
-and tech items score at or above the threshold no more often than TARGET_FALSE_ALARMS.
+for the alert threshold on out-of-fold scores (5 stratified folds of the dev part,
+each fold fitted the same way): the smallest shift at which TARGET_RECALL of the
+conflict headlines and short items reach the threshold, or less if sports,
+business and tech items would reach it more often than TARGET_FALSE_ALARMS.
 The out-of-fold figures printed are development estimates, not held-out ones.
 
     .venv/bin/python scripts/train_tension.py [--data ../shared/data] [--check]
@@ -50,6 +51,11 @@ OUT = ROOT / "newsmon" / "data" / "tension_model.yml"
 C = 0.1  # inverse L2 strength, as in scikit-learn's LogisticRegression
 THRESHOLD = 60  # the default alert threshold
 TARGET_FALSE_ALARMS = 0.0025  # out-of-fold sports/business/tech share at >= THRESHOLD
+# Out-of-fold share of conflict headlines and short items at >= THRESHOLD the shift
+# need not exceed: on unseen items the false alarms grow more than the recall falls
+# (the dev part's everyday items were read while writing the figurative-use rules),
+# so the threshold sits no lower than this recall needs.
+TARGET_RECALL = 0.62
 SHIFT_STEP = 0.05
 SHIFT_RANGE = 3.0  # shifts tried: -3 to 3 log-odds
 FOLDS = 5
@@ -129,17 +135,23 @@ def share_at(scores: list[int], sel: list[bool]) -> tuple[float, int]:
 
 
 def calibrate(items: list[EvalItem], net: np.ndarray, base: np.ndarray) -> float:
-    """The largest shift (a multiple of SHIFT_STEP) at which the out-of-fold
-    sports/business/tech false alarms stay within TARGET_FALSE_ALARMS."""
+    """The shift (a multiple of SHIFT_STEP): the smallest at which the out-of-fold
+    share of conflict headlines and short items at the threshold reaches
+    TARGET_RECALL, unless the sports/business/tech false alarms exceed
+    TARGET_FALSE_ALARMS there: then the largest at which they do not."""
     sbt = [it.label == "neutral" and it.topic in FIGURATIVE_TOPICS for it in items]
-    best = -SHIFT_RANGE
+    short = [it.label == "conflict" and it.kind in ("headline", "short") for it in items]
+    within = -SHIFT_RANGE
     for k in range(-round(SHIFT_RANGE / SHIFT_STEP), round(SHIFT_RANGE / SHIFT_STEP) + 1):
         shift = k * SHIFT_STEP
         scores = [probability_score(b + shift, n) if n > 0 else 0
                   for n, b in zip(net, base, strict=True)]
-        if share_at(scores, sbt)[0] <= TARGET_FALSE_ALARMS:
-            best = shift
-    return best
+        if share_at(scores, sbt)[0] > TARGET_FALSE_ALARMS:
+            break
+        within = shift
+        if share_at(scores, short)[0] >= TARGET_RECALL:
+            break
+    return within
 
 
 def report(items: list[EvalItem], scores: list[int]) -> None:

@@ -80,6 +80,8 @@ REPEAT_DECAY = 0.5
 FIGURATIVE_FACTOR = 0.2
 FAILED_MIN = 5.0
 THREAT_CUE_WEIGHT = 6.0
+MILITARY_WORD = "military word"  # the phrase and category of a military-word cue
+MILITARY_WORD_WEIGHT = 3.0
 THREAT_CUE = "warning + weapons or forces"  # the phrase of a threat-verb cue in the evidence
 LENGTH_REF = 4.0
 LANGUAGE_SAMPLE = 3000  # characters the language check reads (the start of the text)
@@ -171,7 +173,12 @@ missile missiles rocket rockets warhead warheads weapon weapons army armies troo
 troop soldiers soldier military militia militias militants insurgents rebels
 artillery shelling shells airstrike airstrikes bomber bombers drone drones warship
 warships navy naval jets tanks infantry brigade battalion ceasefire truce airspace
-gunmen gunfire
+gunmen gunfire armour armor armoured armored frigate frigates submarine submarines
+destroyer destroyers warplane warplanes paratroopers marines commandos battalions
+brigades munitions ammunition howitzer howitzers mortars grenade grenades ballistic
+icbm hypersonic frontline trenches barracks garrison peacekeepers peacekeeping
+jihadists jihadist insurgent insurgency guerrilla guerrillas paramilitary
+paramilitaries mercenaries junta ceasefires airstrikes airbase gunship gunships
 """.split())  # noqa: SIM905
 # Sports, business and tech words (stems): a conflict word in a sentence with one
 # of these and no military word is taken as a figure of speech ("battle for the
@@ -196,6 +203,27 @@ film films movie movies sequel album audiences museum historians diaries novel
 wasps bees honeybees hornets insects species
 jury judge trial cocaine fireworks robbery burglary theft
 university universities teachers exam exams cheating
+midfielder winger fixture fixtures kickoff halftime touchdown touchdowns homer wicket
+wickets batting bowling rebounds assists dunk roster referee umpire podium lap laps
+prix marathon cyclist cycling athletes athlete sprinter swimmer swimming
+skier skiing trophy trophies scored scoring scorer unbeaten quarterfinal semifinals
+dividend dividends bonds nasdaq dow ftse valuation valuations competitor competitors
+acquisition acquisitions bidder bidders retailer pricing discount discounts hedge
+startups unicorn chatbot chatbots ai algorithm algorithms outage outages malware
+phishing password passwords laptop laptops tablet tablets wearable wearables headset
+headsets gamers console consoles esports
+rider riders peloton cyclists jockey jockeys racecourse horse horses
+budget budgets spending taxes taxpayers potholes motorists council councils councillor
+councillors councilors mayor mayors ballot voters polling pensions pensioners
+union unions workers staff staffing wages pay payroll jobs job layoffs redundancies
+nurses doctors hospital hospitals
+hoax cannabis smuggling fraud
+arctic tornado tornadoes hurricane hurricanes typhoon typhoons cyclone cyclones
+earthquake earthquakes quake quakes tsunami landslide landslides mudslide avalanche
+rainfall rains sandbags temperatures forecast forecasters
+gallery galleries painting paintings exhibition concert concerts festival festivals
+theatre theater actor actors actress singer singers celebrity celebrities critics
+chef restaurant restaurants fashion
 """.split())  # noqa: SIM905
 
 _CUES = _DOMAIN | _MILITARY | _THREAT_VERBS
@@ -673,6 +701,21 @@ def _scan(lexicon: Lexicon, text: str, field: str) -> tuple[list[Evidence], int,
             phrase=f"{THREAT_CUE} ({noun.lower()})", matched=words[k], category="threats",
             weight=THREAT_CUE_WEIGHT, field=field, start=toks[k].start(), end=toks[k].end(),
             sentence=text[s0:s1].strip(), attributed=True, sentence_no=sno, threat=True))
+    # A sentence that names weapons or forces is some evidence by itself ("tanks
+    # moved closer to the border", "rockets landed inside the base"): its first such
+    # word, in a group the model sizes.
+    # Not in a sentence with a negated phrase ("no sign of a troop buildup").
+    negated_in = {ev.sentence_no for ev in out if ev.negated}
+    for sno in range(len(sents)):
+        if not military[sno] or sno in negated_in:
+            continue
+        k = next(m for m in range(n) if tok_sent[m] == sno and stems[m] in _MILITARY)
+        s0, s1 = sents[sno]
+        out.append(Evidence(
+            phrase=MILITARY_WORD, matched=words[k], category="military_word",
+            weight=MILITARY_WORD_WEIGHT, field=field, start=toks[k].start(), end=toks[k].end(),
+            sentence=snippet(text, (s0, s1), (toks[k].start(), toks[k].end())),
+            sentence_no=sno))
     return out, sum(domain), sum(military), len(sents)
 
 
