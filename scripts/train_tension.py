@@ -6,7 +6,14 @@ item becomes the model's inputs (``newsmon.analysis.tension.model_features``: pe
 evidence group, the length-normalised sum of effective lexicon weights) and the
 label conflict (1) against cooperation and everyday news (0).
 
-The model is an L2-regularised logistic regression whose group coefficients are
+A context model comes first: an L2-regularised logistic regression over the
+distinct words of an item (``topic_words``) that tells news of states and armed
+actors (conflict or cooperation) from everyday news; its log-odds, clipped at 0
+from above, is one more input (``context``) of the tension model, taken out of
+fold on the dev part so the tension model does not learn from a context model that
+has seen the same items.
+
+The tension model is an L2-regularised logistic regression whose coefficients are
 bounded below by 0 (the lexicon gives each phrase its direction; the model only
 sizes the groups), fitted with SciPy's L-BFGS-B. The intercept is then shifted
 for the alert threshold on out-of-fold scores (5 stratified folds of the dev part,
@@ -33,6 +40,8 @@ from typing import Any
 import numpy as np
 import yaml
 from scipy.optimize import minimize
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,15 +49,21 @@ sys.path.insert(0, str(ROOT))
 
 from newsmon.analysis.evalcorpus import EvalItem, load_items  # noqa: E402
 from newsmon.analysis.tension import (  # noqa: E402
+    CONTEXT_GROUP,
     FIGURATIVE_GROUP,
+    event_stems,
     load_lexicon,
     model_features,
     probability_score,
+    stem,
+    topic_words,
 )
 from newsmon.evaluation import roc_auc  # noqa: E402
 
 OUT = ROOT / "newsmon" / "data" / "tension_model.yml"
 C = 0.1  # inverse L2 strength, as in scikit-learn's LogisticRegression
+CONTEXT_C = 1.0  # the same for the context model (scikit-learn's default)
+CONTEXT_MIN_ITEMS = 3  # a word the context model reads is in at least this many items
 THRESHOLD = 60  # the default alert threshold
 TARGET_FALSE_ALARMS = 0.0025  # out-of-fold sports/business/tech share at >= THRESHOLD
 # Out-of-fold share of conflict headlines and short items at >= THRESHOLD the shift
@@ -70,7 +85,11 @@ HEADER = """\
 # the dev part of the labelled corpus only. `coef` sizes each group (never
 # negative: the lexicon weight gives the direction), `intercept` is the fitted
 # log-odds of an item with no evidence and `shift` the calibration added to it for
-# the alert threshold; `default` counts for a group not listed here.
+# the alert threshold; `default` counts for a group not listed here. `context`
+# is the context model (logistic regression over the distinct words of an item:
+# news of states and armed actors against everyday news); its log-odds, clipped
+# at 0 from above, times coef.context takes points off an item that reads as
+# everyday news.
 """
 
 
@@ -115,14 +134,54 @@ def matrix(items: list[EvalItem]) -> tuple[list[str], np.ndarray]:
     return keys, np.array([[f.get(k, 0.0) for k in keys] for f in feats])
 
 
-def out_of_fold(X: np.ndarray, y: np.ndarray, strata: list[str]
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """Per item, the net log-odds and the intercept of the fold model that did not see it."""
+def context_fit(texts: list[str], geo: np.ndarray) -> tuple[float, dict[str, float]]:
+    """The context model: L2 logistic regression over the distinct words of an item
+    (``topic_words``, in at least CONTEXT_MIN_ITEMS items; not English stop words, not
+    the lexicon's event and cue words, ``event_stems``), news of states and armed
+    actors (conflict or cooperation) against everyday news."""
+    skip = event_stems(load_lexicon())
+
+    def words(text: str) -> list[str]:
+        return sorted(w for w in topic_words(text)
+                      if w not in ENGLISH_STOP_WORDS and stem(w) not in skip)
+
+    vec = CountVectorizer(analyzer=words, binary=True, min_df=CONTEXT_MIN_ITEMS)
+    m = LogisticRegression(C=CONTEXT_C, max_iter=5000).fit(vec.fit_transform(texts), geo)
+    words = {w: round(float(c), 4) for w, c in zip(vec.get_feature_names_out(), m.coef_[0],
+                                                   strict=True) if round(float(c), 4)}
+    return round(float(m.intercept_[0]), 4), words
+
+
+def context_values(model: tuple[float, dict[str, float]], texts: list[str]) -> np.ndarray:
+    """The context feature (``TensionModel.context``): the sum of the context model's
+    weights of an item's words, clipped at 0 from above."""
+    _, words = model
+    return np.array([min(0.0, sum(words.get(w, 0.0) for w in topic_words(t)))
+                     for t in texts])
+
+
+def context_oof(texts: list[str], geo: np.ndarray, strata: list[str]) -> np.ndarray:
+    """The context feature of every item from a context model that did not see it."""
+    out = np.zeros(len(texts))
+    for tr, te in StratifiedKFold(FOLDS, shuffle=True, random_state=1).split(texts, strata):
+        model = context_fit([texts[i] for i in tr], geo[tr])
+        out[te] = context_values(model, [texts[i] for i in te])
+    return out
+
+
+def out_of_fold(X: np.ndarray, y: np.ndarray, strata: list[str], texts: list[str],
+                geo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per item, the net log-odds and the intercept of the fold model that did not see
+    it; the context feature of its training items comes from context models that did
+    not see them either."""
     net = np.zeros(len(y))
     base = np.zeros(len(y))
     for tr, te in StratifiedKFold(FOLDS, shuffle=True, random_state=0).split(X, strata):
-        w, b = fit(X[tr], y[tr])
-        net[te] = X[te] @ w
+        inner = context_oof([texts[i] for i in tr], geo[tr], [strata[i] for i in tr])
+        outer = context_values(context_fit([texts[i] for i in tr], geo[tr]),
+                               [texts[i] for i in te])
+        w, b = fit(np.column_stack([X[tr], inner]), y[tr])
+        net[te] = np.column_stack([X[te], outer]) @ w
         base[te] = b
     return net, base
 
@@ -179,30 +238,40 @@ def build(data: Path | None) -> dict[str, Any]:
     items = dev_items(data)
     keys, X = matrix(items)
     y = np.array([it.label == "conflict" for it in items], dtype=float)
+    geo = np.array([it.label != "neutral" for it in items], dtype=float)
+    texts = [f"{it.title} {it.text}" for it in items]
     strata = [f"{it.label}-{it.kind}" for it in items]
-    net, base = out_of_fold(X, y, strata)
+    net, base = out_of_fold(X, y, strata, texts, geo)
     shift = calibrate(items, net, base)
     print(f"dev part: {len(items)} items, {len(keys)} evidence groups; shift {shift:.2f}")
     print("out of fold (development estimate):")
     report(items, [probability_score(b + shift, n) if n > 0 else 0
                    for n, b in zip(net, base, strict=True)])
-    w, b = fit(X, y)
-    coef = {k: round(float(v), 4) for k, v in zip(keys, w, strict=True)}
-    plain = sorted(v for k, v in coef.items() if k != FIGURATIVE_GROUP)
+    context_b, context_words = context_fit(texts, geo)
+    w, b = fit(np.column_stack([X, context_oof(texts, geo, strata)]), y)
+    coef = {k: round(float(v), 4) for k, v in zip([*keys, CONTEXT_GROUP], w, strict=True)}
+    plain = sorted(v for k, v in coef.items() if k not in (FIGURATIVE_GROUP, CONTEXT_GROUP))
     return {
-        "version": "tm1-dev",
+        "version": "tm2-dev",
         "intercept": round(b, 4),
         "shift": round(shift, 4),
         "default": round(plain[len(plain) // 2], 4) if plain else 0.0,
         "coef": coef,
+        "context": {"intercept": context_b, "words": dict(sorted(context_words.items()))},
     }
 
 
 def same(a: dict[str, Any], b: dict[str, Any], tol: float = 0.02) -> bool:
+    """Whether two models agree within ``tol`` in every number (a context word missing
+    from one counts 0 there)."""
     if set(a["coef"]) != set(b.get("coef", {})):
         return False
     pairs = [(a[k], b.get(k)) for k in ("intercept", "shift", "default")]
     pairs += [(v, b["coef"][k]) for k, v in a["coef"].items()]
+    ca, cb = a["context"], b.get("context") or {}
+    pairs.append((ca["intercept"], cb.get("intercept")))
+    wa, wb = ca["words"], cb.get("words") or {}
+    pairs += [(wa.get(k, 0.0), wb.get(k, 0.0)) for k in set(wa) | set(wb)]
     return all(isinstance(y, int | float) and math.isclose(x, y, abs_tol=tol) for x, y in pairs)
 
 

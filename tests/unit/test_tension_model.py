@@ -18,6 +18,7 @@ from newsmon.analysis.tension import (
     probability_score,
     score_tension,
     stem,
+    topic_words,
 )
 from tests.helpers import SHARED, require_shared
 
@@ -51,7 +52,10 @@ def test_the_bundled_model_sizes_every_group_without_flipping_it() -> None:
         for first in ("first", "later"):
             for armed in ("armed", "unarmed"):
                 assert f"{cat}:{first}:{armed}" in model.coef
-    assert "figurative" in model.coef
+    assert "figurative" in model.coef and "context" in model.coef
+    # the context model reads what an item is about, not the lexicon's event words
+    assert model.context_words
+    assert not set(model.context_words) & {"war", "attack", "troops", "killed", "talks"}
 
 
 @pytest.mark.parametrize(("data", "message"), [
@@ -61,6 +65,10 @@ def test_the_bundled_model_sizes_every_group_without_flipping_it() -> None:
     ({"coef": {"a": -0.5}, "intercept": 0}, "not negative"),
     ({"coef": {"a": float("nan")}, "intercept": 0}, "finite"),
     ({"coef": {"a": 1.0}, "intercept": float("inf")}, "finite"),
+    ({"coef": {"a": 1.0}, "intercept": 0, "context": {"words": ["x"]}}, "'words' mapping"),
+    ({"coef": {"a": 1.0}, "intercept": 0, "context": {"words": {"x": "y"}}}, "bad number"),
+    ({"coef": {"a": 1.0}, "intercept": 0, "context": {"words": {"x": float("nan")}}},
+     "finite"),
 ])
 def test_a_bad_model_is_refused_with_its_reason(data: dict[str, object], message: str) -> None:
     with pytest.raises(LexiconError, match=message):
@@ -79,6 +87,23 @@ def test_a_category_the_model_has_not_seen_counts_the_default(tmp_path: Path) ->
     feats = model_features(lex, {"title": "Police find a sleeper cell in the capital"})
     assert any(k.startswith("cyber:first:") for k in feats), feats
     assert r.lexicon_version.endswith(f"+{bundled_model().version}")
+
+
+def test_everyday_context_takes_points_off_and_is_shown() -> None:
+    lex = load_lexicon()
+    model = bundled_model()
+    text = ("Sixers lay siege to the paint in win over Heat. Pascal Ndongo scored 38 points "
+            "and Philadelphia outscored Miami in the second half of the season opener.")
+    value, shown = model.context(topic_words(text))
+    assert value < 0 and shown and all(model.context_words[w] < 0 for w in shown)
+    r = score_tension(lex, {"title": "", "summary": text})
+    ctx = [e for e in r.evidence if e.category == "context"]
+    assert r.score < 60
+    if r.score:  # the entry takes points off and the points still add up to the score
+        assert ctx and ctx[0].points < 0 and ctx[0].phrase.startswith("reads as everyday news")
+        assert abs(sum(e.points for e in r.evidence) - r.score) < 0.01
+    # without any known word the context says nothing either way
+    assert model.context(frozenset({"zzzq", "qqxz"})) == (0.0, [])
 
 
 def test_the_model_turns_cooperation_first_items_down() -> None:
