@@ -85,7 +85,10 @@ def eval_corpus(part: str, data: Path | None) -> list[tuple[str, str, str]]:
     scores = [score_tension(lexicon, {"title": it.title, "content": it.text}).score
               for it in items]
     pairs = list(zip(items, scores, strict=True))
-    where = f"{part} part of the labelled corpus"
+    # the tension model was fitted on the dev part: its figures there are in-sample
+    # (scripts/train_tension.py prints the out-of-fold ones)
+    where = (f"{part} part of the labelled corpus"
+             + (" (the model was fitted on it)" if part == "dev" else ""))
     out = []
     for name, kinds in (("all", None), ("sentence", {"sentence"}), ("headline", {"headline"}),
                         ("short", {"short"}), ("article", {"article"})):
