@@ -7,11 +7,12 @@ evidence group, the length-normalised sum of effective lexicon weights) and the
 label conflict (1) against cooperation and everyday news (0).
 
 A context model comes first: an L2-regularised logistic regression over the
-distinct words of an item (``topic_words``) that tells news of states and armed
-actors (conflict or cooperation) from everyday news; its log-odds, clipped at 0
-from above, is one more input (``context``) of the tension model, taken out of
-fold on the dev part so the tension model does not learn from a context model that
-has seen the same items.
+distinct words of an item (``topic_words``; not stop words, not names, not the
+lexicon's event and cue words) that tells news of states and armed actors
+(conflict or cooperation) from everyday news. The sum of its word weights,
+clipped at 0 from above, is one more input (``context``) of the tension model,
+taken out of fold on the dev part so the tension model does not learn from a
+context model that has seen the same items.
 
 The tension model is an L2-regularised logistic regression whose coefficients are
 bounded below by 0 (the lexicon gives each phrase its direction; the model only
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +51,6 @@ sys.path.insert(0, str(ROOT))
 
 from newsmon.analysis.evalcorpus import EvalItem, load_items  # noqa: E402
 from newsmon.analysis.tension import (  # noqa: E402
-    CONTEXT_GROUP,
     FIGURATIVE_GROUP,
     event_stems,
     load_lexicon,
@@ -62,8 +63,8 @@ from newsmon.evaluation import roc_auc  # noqa: E402
 
 OUT = ROOT / "newsmon" / "data" / "tension_model.yml"
 C = 0.1  # inverse L2 strength, as in scikit-learn's LogisticRegression
-CONTEXT_C = 1.0  # the same for the context model (scikit-learn's default)
-CONTEXT_MIN_ITEMS = 3  # a word the context model reads is in at least this many items
+WORDS_C = 1.0  # the same for the word models (scikit-learn's default)
+WORDS_MIN_ITEMS = 3  # a word the word models read is in at least this many items
 THRESHOLD = 60  # the default alert threshold
 TARGET_FALSE_ALARMS = 0.0025  # out-of-fold sports/business/tech share at >= THRESHOLD
 # Out-of-fold share of conflict headlines and short items at >= THRESHOLD the shift
@@ -87,9 +88,9 @@ HEADER = """\
 # log-odds of an item with no evidence and `shift` the calibration added to it for
 # the alert threshold; `default` counts for a group not listed here. `context`
 # is the context model (logistic regression over the distinct words of an item:
-# news of states and armed actors against everyday news); its log-odds, clipped
-# at 0 from above, times coef.context takes points off an item that reads as
-# everyday news.
+# news of states and armed actors against everyday news); the sum of its word
+# weights, clipped at 0 from above, times coef.context takes points off an item
+# that reads as everyday news.
 """
 
 
@@ -134,52 +135,100 @@ def matrix(items: list[EvalItem]) -> tuple[list[str], np.ndarray]:
     return keys, np.array([[f.get(k, 0.0) for k in keys] for f in feats])
 
 
-def context_fit(texts: list[str], geo: np.ndarray) -> tuple[float, dict[str, float]]:
-    """The context model: L2 logistic regression over the distinct words of an item
-    (``topic_words``, in at least CONTEXT_MIN_ITEMS items; not English stop words, not
-    the lexicon's event and cue words, ``event_stems``), news of states and armed
-    actors (conflict or cooperation) against everyday news."""
-    skip = event_stems(load_lexicon())
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]{2,}")
+_SENTENCE_START = re.compile(r"(?:^|[.!?]\s+|\n)\s*[\"'“‘(]*$")
 
+
+def proper_nouns(texts: list[str]) -> frozenset[str]:
+    """Words written with a capital inside a sentence at least half the times they
+    occur there: names of places, people and organisations. The word models leave
+    them out: how often the labelled items pair a country with conflict says
+    something about the items, not about news."""
+    capital: dict[str, int] = {}
+    seen: dict[str, int] = {}
+    for text in texts:
+        for m in _WORD.finditer(text):
+            if _SENTENCE_START.search(text[max(0, m.start() - 4):m.start()]):
+                continue
+            w = m.group(0).lower()
+            seen[w] = seen.get(w, 0) + 1
+            if m.group(0)[0].isupper():
+                capital[w] = capital.get(w, 0) + 1
+    return frozenset(w for w, n in seen.items() if 2 * capital.get(w, 0) >= n)
+
+
+def _vectorizer(skip: frozenset[str], names: frozenset[str]) -> CountVectorizer:
     def words(text: str) -> list[str]:
         return sorted(w for w in topic_words(text)
-                      if w not in ENGLISH_STOP_WORDS and stem(w) not in skip)
+                      if w not in ENGLISH_STOP_WORDS and w not in names
+                      and stem(w) not in skip)
 
-    vec = CountVectorizer(analyzer=words, binary=True, min_df=CONTEXT_MIN_ITEMS)
-    m = LogisticRegression(C=CONTEXT_C, max_iter=5000).fit(vec.fit_transform(texts), geo)
+    return CountVectorizer(analyzer=words, binary=True, min_df=WORDS_MIN_ITEMS)
+
+
+def words_fit(texts: list[str], labels: np.ndarray, skip: frozenset[str]
+              ) -> tuple[float, dict[str, float]]:
+    """A word model: L2 logistic regression over the distinct words of an item
+    (``topic_words``, in at least WORDS_MIN_ITEMS items, not English stop words, not
+    names (``proper_nouns``), not the stems in ``skip``); its intercept and its weight
+    per word."""
+    vec = _vectorizer(skip, proper_nouns(texts))
+    m = LogisticRegression(C=WORDS_C, max_iter=5000).fit(vec.fit_transform(texts), labels)
     words = {w: round(float(c), 4) for w, c in zip(vec.get_feature_names_out(), m.coef_[0],
                                                    strict=True) if round(float(c), 4)}
     return round(float(m.intercept_[0]), 4), words
 
 
-def context_values(model: tuple[float, dict[str, float]], texts: list[str]) -> np.ndarray:
-    """The context feature (``TensionModel.context``): the sum of the context model's
-    weights of an item's words, clipped at 0 from above."""
-    _, words = model
-    return np.array([min(0.0, sum(words.get(w, 0.0) for w in topic_words(t)))
-                     for t in texts])
+def word_sums(words: dict[str, float], texts: list[str]) -> np.ndarray:
+    """Per item, the sum of the weights of its words (``TensionModel.context`` before
+    clipping)."""
+    return np.array([sum(words.get(w, 0.0) for w in topic_words(t)) for t in texts])
 
 
-def context_oof(texts: list[str], geo: np.ndarray, strata: list[str]) -> np.ndarray:
-    """The context feature of every item from a context model that did not see it."""
-    out = np.zeros(len(texts))
+@dataclass(frozen=True)
+class WordModels:
+    """The context model: news of states and armed actors (conflict or cooperation)
+    against everyday news, on every item, reading none of the lexicon's event and cue
+    words (``event_stems``)."""
+
+    context: dict[str, float]
+    context_intercept: float
+
+    @classmethod
+    def fit(cls, items: list[EvalItem], texts: list[str]) -> WordModels:
+        geo = np.array([it.label != "neutral" for it in items], dtype=float)
+        cb, cw = words_fit(texts, geo, event_stems(load_lexicon()))
+        return cls(cw, cb)
+
+    def columns(self, texts: list[str]) -> np.ndarray:
+        """The model input the context model gives, clipped at 0 from above."""
+        return np.minimum(0.0, word_sums(self.context, texts))[:, None]
+
+
+WORD_COLUMNS = ("context",)
+
+
+def words_oof(items: list[EvalItem], texts: list[str], strata: list[str]) -> np.ndarray:
+    """The word-model inputs of every item from word models that did not see it."""
+    out = np.zeros((len(texts), len(WORD_COLUMNS)))
     for tr, te in StratifiedKFold(FOLDS, shuffle=True, random_state=1).split(texts, strata):
-        model = context_fit([texts[i] for i in tr], geo[tr])
-        out[te] = context_values(model, [texts[i] for i in te])
+        models = WordModels.fit([items[i] for i in tr], [texts[i] for i in tr])
+        out[te] = models.columns([texts[i] for i in te])
     return out
 
 
-def out_of_fold(X: np.ndarray, y: np.ndarray, strata: list[str], texts: list[str],
-                geo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def out_of_fold(X: np.ndarray, y: np.ndarray, strata: list[str], items: list[EvalItem],
+                texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Per item, the net log-odds and the intercept of the fold model that did not see
-    it; the context feature of its training items comes from context models that did
+    it; the word-model inputs of its training items come from word models that did
     not see them either."""
     net = np.zeros(len(y))
     base = np.zeros(len(y))
     for tr, te in StratifiedKFold(FOLDS, shuffle=True, random_state=0).split(X, strata):
-        inner = context_oof([texts[i] for i in tr], geo[tr], [strata[i] for i in tr])
-        outer = context_values(context_fit([texts[i] for i in tr], geo[tr]),
-                               [texts[i] for i in te])
+        sub = [items[i] for i in tr]
+        subtexts = [texts[i] for i in tr]
+        inner = words_oof(sub, subtexts, [strata[i] for i in tr])
+        outer = WordModels.fit(sub, subtexts).columns([texts[i] for i in te])
         w, b = fit(np.column_stack([X[tr], inner]), y[tr])
         net[te] = np.column_stack([X[te], outer]) @ w
         base[te] = b
@@ -238,26 +287,26 @@ def build(data: Path | None) -> dict[str, Any]:
     items = dev_items(data)
     keys, X = matrix(items)
     y = np.array([it.label == "conflict" for it in items], dtype=float)
-    geo = np.array([it.label != "neutral" for it in items], dtype=float)
     texts = [f"{it.title} {it.text}" for it in items]
     strata = [f"{it.label}-{it.kind}" for it in items]
-    net, base = out_of_fold(X, y, strata, texts, geo)
+    net, base = out_of_fold(X, y, strata, items, texts)
     shift = calibrate(items, net, base)
     print(f"dev part: {len(items)} items, {len(keys)} evidence groups; shift {shift:.2f}")
     print("out of fold (development estimate):")
     report(items, [probability_score(b + shift, n) if n > 0 else 0
                    for n, b in zip(net, base, strict=True)])
-    context_b, context_words = context_fit(texts, geo)
-    w, b = fit(np.column_stack([X, context_oof(texts, geo, strata)]), y)
-    coef = {k: round(float(v), 4) for k, v in zip([*keys, CONTEXT_GROUP], w, strict=True)}
-    plain = sorted(v for k, v in coef.items() if k not in (FIGURATIVE_GROUP, CONTEXT_GROUP))
+    words = WordModels.fit(items, texts)
+    w, b = fit(np.column_stack([X, words_oof(items, texts, strata)]), y)
+    coef = {k: round(float(v), 4) for k, v in zip([*keys, *WORD_COLUMNS], w, strict=True)}
+    plain = sorted(v for k, v in coef.items() if k not in (FIGURATIVE_GROUP, *WORD_COLUMNS))
     return {
         "version": "tm2-dev",
         "intercept": round(b, 4),
         "shift": round(shift, 4),
         "default": round(plain[len(plain) // 2], 4) if plain else 0.0,
         "coef": coef,
-        "context": {"intercept": context_b, "words": dict(sorted(context_words.items()))},
+        "context": {"intercept": words.context_intercept,
+                    "words": dict(sorted(words.context.items()))},
     }
 
 

@@ -34,8 +34,8 @@ CONFLICT = [
     ("Missile attack on port city, armed hostilities spread",
      "A missile attack hit the port; armed hostilities spread as the army mobilised "
      "reservists and shelled rebel positions."),
-    ("Border guards exchange fire overnight",  # scores lower than the three above
-     "Guards from both sides exchanged fire near a disputed post, officials said."),
+    ("Rebels attack army post near the border",  # alerts, but scores lower than the others
+     "Two soldiers were wounded, officials said."),
 ]
 CALM = [
     ("Leaders sign trade agreement at summit", "The two governments signed a trade deal."),

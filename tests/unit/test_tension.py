@@ -218,8 +218,7 @@ def test_figurative_sports_business_tech_stay_below_the_threshold() -> None:
 
 
 def test_headline_and_lead_count_more_than_paragraph_nine() -> None:
-    filler = " ".join(f"The weather on day {i} was mild and the market was busy."
-                      for i in range(9))
+    filler = " ".join(f"No further details were given on day {i}." for i in range(9))
     lead = score_tension(LEX, {"title": "", "content": "Artillery fire hit the town. " + filler})
     late = score_tension(LEX, {"title": "", "content": filler + " Artillery fire hit the town."})
     head = score_tension(LEX, {"title": "Artillery fire hit the town", "content": filler})
