@@ -10,7 +10,7 @@ A context model comes first: an L2-regularised logistic regression over the
 distinct words of an item (``topic_words``; not stop words, not names, not the
 lexicon's event and cue words) that tells news of states and armed actors
 (conflict or cooperation) from everyday news. The sum of its word weights,
-clipped at 0 from above, is one more input (``context``) of the tension model,
+clipped to [CONTEXT_FLOOR, 0], is one more input (``context``) of the tension model,
 taken out of fold on the dev part so the tension model does not learn from a
 context model that has seen the same items.
 
@@ -51,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 from newsmon.analysis.evalcorpus import EvalItem, load_items  # noqa: E402
 from newsmon.analysis.tension import (  # noqa: E402
+    CONTEXT_FLOOR,
     FIGURATIVE_GROUP,
     event_stems,
     load_lexicon,
@@ -201,8 +202,8 @@ class WordModels:
         return cls(cw, cb)
 
     def columns(self, texts: list[str]) -> np.ndarray:
-        """The model input the context model gives, clipped at 0 from above."""
-        return np.minimum(0.0, word_sums(self.context, texts))[:, None]
+        """The model input the context model gives, clipped to [CONTEXT_FLOOR, 0]."""
+        return np.clip(word_sums(self.context, texts), CONTEXT_FLOOR, 0.0)[:, None]
 
 
 WORD_COLUMNS = ("context",)

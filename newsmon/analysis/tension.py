@@ -275,6 +275,7 @@ FIGURATIVE_GROUP = "figurative"
 CONTEXT_GROUP = "context"  # the group, and category, of the everyday-news context entry
 CONTEXT_PHRASE = "reads as everyday news"
 CONTEXT_SHOWN = 5
+CONTEXT_FLOOR = -4.0  # the context's log-odds saturate here (p of everyday news ~0.98)
 ITEM_FIELD = "item"  # the field of the context entry: the item's words as a whole
 
 
@@ -309,14 +310,15 @@ class TensionModel:
     def context(self, words: frozenset[str]) -> tuple[float, list[str]]:
         """What the words of an item say in the context model (the sum of their
         weights, its intercept left out: an item with no known word is no evidence
-        either way), clipped at 0 from above (context only takes points off), and the
-        words that pull it down most (at most CONTEXT_SHOWN)."""
+        either way), clipped to [CONTEXT_FLOOR, 0] (context only takes points off, and
+        a long text's many words do not make it surer than that), and the words that
+        pull it down most (at most CONTEXT_SHOWN)."""
         weights = [(self.context_words[w], w) for w in words if w in self.context_words]
         value = sum(v for v, _ in weights)
         if value >= 0:
             return 0.0, []
         shown = [w for v, w in sorted(weights)[:CONTEXT_SHOWN] if v < 0]
-        return value, shown
+        return max(CONTEXT_FLOOR, value), shown
 
     @property
     def base(self) -> float:
