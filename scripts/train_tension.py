@@ -35,7 +35,6 @@ import argparse
 import math
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 from newsmon.analysis.evalcorpus import EvalItem, load_items  # noqa: E402
 from newsmon.analysis.tension import (  # noqa: E402
     CONTEXT_FLOOR,
+    CONTEXT_GROUP,
     FIGURATIVE_GROUP,
     event_stems,
     load_lexicon,
@@ -64,8 +64,8 @@ from newsmon.evaluation import roc_auc  # noqa: E402
 
 OUT = ROOT / "newsmon" / "data" / "tension_model.yml"
 C = 0.1  # inverse L2 strength, as in scikit-learn's LogisticRegression
-WORDS_C = 1.0  # the same for the word models (scikit-learn's default)
-WORDS_MIN_ITEMS = 3  # a word the word models read is in at least this many items
+WORDS_C = 1.0  # the same for the context model (scikit-learn's default)
+WORDS_MIN_ITEMS = 3  # a word the context model reads is in at least this many items
 THRESHOLD = 60  # the default alert threshold
 TARGET_FALSE_ALARMS = 0.0025  # out-of-fold sports/business/tech share at >= THRESHOLD
 # Out-of-fold share of conflict headlines and short items at >= THRESHOLD the shift
@@ -90,19 +90,9 @@ HEADER = """\
 # the alert threshold; `default` counts for a group not listed here. `context`
 # is the context model (logistic regression over the distinct words of an item:
 # news of states and armed actors against everyday news); the sum of its word
-# weights, clipped at 0 from above, times coef.context takes points off an item
-# that reads as everyday news.
+# weights, clipped to [-4, 0], times coef.context takes points off an item that
+# reads as everyday news.
 """
-
-
-@dataclass(frozen=True)
-class Fit:
-    keys: list[str]
-    coef: np.ndarray
-    intercept: float
-
-    def net(self, X: np.ndarray) -> np.ndarray:
-        return X @ self.coef
 
 
 def fit(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
@@ -125,8 +115,7 @@ def fit(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def dev_items(data: Path | None) -> list[EvalItem]:
-    return [it for it in load_items("dev", data) if it.label in ("conflict", "cooperation",
-                                                                 "neutral")]
+    return load_items("dev", data)
 
 
 def matrix(items: list[EvalItem]) -> tuple[list[str], np.ndarray]:
@@ -142,7 +131,7 @@ _SENTENCE_START = re.compile(r"(?:^|[.!?]\s+|\n)\s*[\"'“‘(]*$")
 
 def proper_nouns(texts: list[str]) -> frozenset[str]:
     """Words written with a capital inside a sentence at least half the times they
-    occur there: names of places, people and organisations. The word models leave
+    occur there: names of places, people and organisations. The context model leaves
     them out: how often the labelled items pair a country with conflict says
     something about the items, not about news."""
     capital: dict[str, int] = {}
@@ -168,16 +157,15 @@ def _vectorizer(skip: frozenset[str], names: frozenset[str]) -> CountVectorizer:
 
 
 def words_fit(texts: list[str], labels: np.ndarray, skip: frozenset[str]
-              ) -> tuple[float, dict[str, float]]:
+              ) -> dict[str, float]:
     """A word model: L2 logistic regression over the distinct words of an item
     (``topic_words``, in at least WORDS_MIN_ITEMS items, not English stop words, not
-    names (``proper_nouns``), not the stems in ``skip``); its intercept and its weight
-    per word."""
+    names (``proper_nouns``), not the stems in ``skip``); its weight per word (the
+    intercept is left out: an item with no known word is no evidence either way)."""
     vec = _vectorizer(skip, proper_nouns(texts))
     m = LogisticRegression(C=WORDS_C, max_iter=5000).fit(vec.fit_transform(texts), labels)
-    words = {w: round(float(c), 4) for w, c in zip(vec.get_feature_names_out(), m.coef_[0],
-                                                   strict=True) if round(float(c), 4)}
-    return round(float(m.intercept_[0]), 4), words
+    return {w: round(float(c), 4) for w, c in zip(vec.get_feature_names_out(), m.coef_[0],
+                                                  strict=True) if round(float(c), 4)}
 
 
 def word_sums(words: dict[str, float], texts: list[str]) -> np.ndarray:
@@ -186,50 +174,40 @@ def word_sums(words: dict[str, float], texts: list[str]) -> np.ndarray:
     return np.array([sum(words.get(w, 0.0) for w in topic_words(t)) for t in texts])
 
 
-@dataclass(frozen=True)
-class WordModels:
-    """The context model: news of states and armed actors (conflict or cooperation)
-    against everyday news, on every item, reading none of the lexicon's event and cue
-    words (``event_stems``)."""
-
-    context: dict[str, float]
-    context_intercept: float
-
-    @classmethod
-    def fit(cls, items: list[EvalItem], texts: list[str]) -> WordModels:
-        geo = np.array([it.label != "neutral" for it in items], dtype=float)
-        cb, cw = words_fit(texts, geo, event_stems(load_lexicon()))
-        return cls(cw, cb)
-
-    def columns(self, texts: list[str]) -> np.ndarray:
-        """The model input the context model gives, clipped to [CONTEXT_FLOOR, 0]."""
-        return np.clip(word_sums(self.context, texts), CONTEXT_FLOOR, 0.0)[:, None]
+def context_fit(items: list[EvalItem], texts: list[str]) -> dict[str, float]:
+    """The context model's weight per word: news of states and armed actors (conflict
+    or cooperation) against everyday news, on every item, reading none of the
+    lexicon's event and cue words (``event_stems``)."""
+    geo = np.array([it.label != "neutral" for it in items], dtype=float)
+    return words_fit(texts, geo, event_stems(load_lexicon()))
 
 
-WORD_COLUMNS = ("context",)
+def context_column(words: dict[str, float], texts: list[str]) -> np.ndarray:
+    """The model input the context model gives, clipped to [CONTEXT_FLOOR, 0]."""
+    return np.clip(word_sums(words, texts), CONTEXT_FLOOR, 0.0)
 
 
-def words_oof(items: list[EvalItem], texts: list[str], strata: list[str]) -> np.ndarray:
-    """The word-model inputs of every item from word models that did not see it."""
-    out = np.zeros((len(texts), len(WORD_COLUMNS)))
+def context_oof(items: list[EvalItem], texts: list[str], strata: list[str]) -> np.ndarray:
+    """The context input of every item from a context model that did not see it."""
+    out = np.zeros(len(texts))
     for tr, te in StratifiedKFold(FOLDS, shuffle=True, random_state=1).split(texts, strata):
-        models = WordModels.fit([items[i] for i in tr], [texts[i] for i in tr])
-        out[te] = models.columns([texts[i] for i in te])
+        words = context_fit([items[i] for i in tr], [texts[i] for i in tr])
+        out[te] = context_column(words, [texts[i] for i in te])
     return out
 
 
 def out_of_fold(X: np.ndarray, y: np.ndarray, strata: list[str], items: list[EvalItem],
                 texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Per item, the net log-odds and the intercept of the fold model that did not see
-    it; the word-model inputs of its training items come from word models that did
+    it; the context input of its training items comes from context models that did
     not see them either."""
     net = np.zeros(len(y))
     base = np.zeros(len(y))
     for tr, te in StratifiedKFold(FOLDS, shuffle=True, random_state=0).split(X, strata):
         sub = [items[i] for i in tr]
         subtexts = [texts[i] for i in tr]
-        inner = words_oof(sub, subtexts, [strata[i] for i in tr])
-        outer = WordModels.fit(sub, subtexts).columns([texts[i] for i in te])
+        inner = context_oof(sub, subtexts, [strata[i] for i in tr])
+        outer = context_column(context_fit(sub, subtexts), [texts[i] for i in te])
         w, b = fit(np.column_stack([X[tr], inner]), y[tr])
         net[te] = np.column_stack([X[te], outer]) @ w
         base[te] = b
@@ -296,18 +274,17 @@ def build(data: Path | None) -> dict[str, Any]:
     print("out of fold (development estimate):")
     report(items, [probability_score(b + shift, n) if n > 0 else 0
                    for n, b in zip(net, base, strict=True)])
-    words = WordModels.fit(items, texts)
-    w, b = fit(np.column_stack([X, words_oof(items, texts, strata)]), y)
-    coef = {k: round(float(v), 4) for k, v in zip([*keys, *WORD_COLUMNS], w, strict=True)}
-    plain = sorted(v for k, v in coef.items() if k not in (FIGURATIVE_GROUP, *WORD_COLUMNS))
+    words = context_fit(items, texts)
+    w, b = fit(np.column_stack([X, context_oof(items, texts, strata)]), y)
+    coef = {k: round(float(v), 4) for k, v in zip([*keys, CONTEXT_GROUP], w, strict=True)}
+    plain = sorted(v for k, v in coef.items() if k not in (FIGURATIVE_GROUP, CONTEXT_GROUP))
     return {
         "version": "tm2-dev",
         "intercept": round(b, 4),
         "shift": round(shift, 4),
         "default": round(plain[len(plain) // 2], 4) if plain else 0.0,
         "coef": coef,
-        "context": {"intercept": words.context_intercept,
-                    "words": dict(sorted(words.context.items()))},
+        "context": {"words": dict(sorted(words.items()))},
     }
 
 
@@ -318,9 +295,7 @@ def same(a: dict[str, Any], b: dict[str, Any], tol: float = 0.02) -> bool:
         return False
     pairs = [(a[k], b.get(k)) for k in ("intercept", "shift", "default")]
     pairs += [(v, b["coef"][k]) for k, v in a["coef"].items()]
-    ca, cb = a["context"], b.get("context") or {}
-    pairs.append((ca["intercept"], cb.get("intercept")))
-    wa, wb = ca["words"], cb.get("words") or {}
+    wa, wb = a["context"]["words"], (b.get("context") or {}).get("words") or {}
     pairs += [(wa.get(k, 0.0), wb.get(k, 0.0)) for k in set(wa) | set(wb)]
     return all(isinstance(y, int | float) and math.isclose(x, y, abs_tol=tol) for x, y in pairs)
 

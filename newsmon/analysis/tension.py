@@ -4,8 +4,8 @@ Lexicon. ``newsmon/data/tension_lexicon.yml`` (hand-written, versioned) and
 ``newsmon/data/tension_cameo.yml`` (generated from the PETRARCH-2 CAMEO verb
 dictionary by ``scripts/cameo_lexicon.py``: verbs and verb patterns of conflict
 codes 10-20 and cooperation codes 03-08, weighted by the codes' Goldstein
-values; every other bare verb of those codes is a weak cue in its past and -ing forms,
-in ``conflict_verb``, ``conflict_verb_generic`` and ``cooperation_verb``) group
+values; every other bare verb of those codes is a weak cue in its inflected forms (not
+the base form), in ``conflict_verb``, ``conflict_verb_generic`` and ``cooperation_verb``) group
 phrases in CAMEO-grounded categories: positive weights escalate, negative
 de-escalate. Text is tokenised and stemmed once; all phrases are
 matched in one left-to-right pass over an index keyed by first stem (longest
@@ -299,9 +299,8 @@ class TensionModel:
     shift: float  # added to the intercept to place the alert threshold
     default: float
     version: str
-    # the context model: log-odds that an item is news of states and armed actors
-    # at all, from the words it contains (``topic_words``)
-    context_intercept: float = 0.0
+    # the context model: a weight per word (``topic_words``) towards news of states
+    # and armed actors at all (above 0) or everyday news (below)
     context_words: dict[str, float] = dataclass_field(default_factory=dict)
 
     def weight_of(self, group: str) -> float:
@@ -341,17 +340,15 @@ def parse_model(data: Any) -> TensionModel:
     if not isinstance(raw_context, dict) or not isinstance(raw_context.get("words", {}), dict):
         raise LexiconError("tension model: 'context' needs a 'words' mapping")
     try:
-        context_intercept = float(raw_context.get("intercept", 0.0))
         context_words = {str(k): float(v) for k, v in (raw_context.get("words") or {}).items()}
     except (TypeError, ValueError) as exc:
         raise LexiconError(f"tension model: bad number in 'context' ({exc})") from None
-    values = [*coef.values(), intercept, shift, default, context_intercept,
-              *context_words.values()]
+    values = [*coef.values(), intercept, shift, default, *context_words.values()]
     if not all(math.isfinite(v) for v in values) or min(*coef.values(), default) < 0:
         raise LexiconError("tension model: coefficients must be finite and not negative")
     return TensionModel(coef=coef, intercept=intercept, shift=shift, default=default,
                         version=str(data.get("version", "model")),
-                        context_intercept=context_intercept, context_words=context_words)
+                        context_words=context_words)
 
 
 @lru_cache(maxsize=1)
@@ -639,12 +636,14 @@ def _scan(lexicon: Lexicon, text: str, field: str) -> tuple[list[Evidence], int,
     domain = [0] * len(sents)
     military = [0] * len(sents)
     warn_at: dict[int, int] = {}
+    first_military: dict[int, int] = {}  # sentence -> its first military word
     for k, s in enumerate(stems):
         if s in _CUES:
             if s in _DOMAIN:
                 domain[tok_sent[k]] += 1
             if s in _MILITARY:
                 military[tok_sent[k]] += 1
+                first_military.setdefault(tok_sent[k], k)
             if s in _THREAT_VERBS:
                 warn_at.setdefault(tok_sent[k], k)
         elif "-" in words[k] and any(stem(part) in _DOMAIN for part in lowers[k].split("-")):
@@ -734,7 +733,7 @@ def _scan(lexicon: Lexicon, text: str, field: str) -> tuple[list[Evidence], int,
         if not military[sno]:
             continue
         s0, s1 = sents[sno]
-        noun = next(words[m] for m in range(n) if tok_sent[m] == sno and stems[m] in _MILITARY)
+        noun = words[first_military[sno]]
         out.append(Evidence(
             phrase=f"{THREAT_CUE} ({noun.lower()})", matched=words[k], category="threats",
             weight=THREAT_CUE_WEIGHT, field=field, start=toks[k].start(), end=toks[k].end(),
@@ -747,7 +746,7 @@ def _scan(lexicon: Lexicon, text: str, field: str) -> tuple[list[Evidence], int,
     for sno in range(len(sents)):
         if not military[sno] or sno in negated_in:
             continue
-        k = next(m for m in range(n) if tok_sent[m] == sno and stems[m] in _MILITARY)
+        k = first_military[sno]
         s0, s1 = sents[sno]
         out.append(Evidence(
             phrase=MILITARY_WORD, matched=words[k], category="military_word",
@@ -872,7 +871,7 @@ class _Prepared:
 
 
 def _prepare(found: list[Evidence], domain: int, military: int,
-             sizes: list[tuple[str, int]], words: frozenset[str] = frozenset()) -> _Prepared:
+             sizes: list[tuple[str, int]]) -> _Prepared:
     # the text's length in position-weighted sentences
     mass = sum(position_factor(name, k) for name, n in sizes for k in range(n))
     # An item about sports, business or tech that names nothing military reads its
@@ -926,7 +925,8 @@ def model_features(lexicon: Lexicon, fields: dict[str, str]) -> dict[str, float]
     """The model's inputs for one item: per evidence group, the sum of effective
     weights divided by the text's length factor. ``scripts/train_tension.py`` fits
     the model on these; ``combine`` scores with the same numbers."""
-    prep = _prepare(*collect(lexicon, fields))
+    found, domain, military, sizes, _ = collect(lexicon, fields)
+    prep = _prepare(found, domain, military, sizes)
     out: dict[str, float] = {}
     for g, w in zip(prep.groups, prep.effective, strict=True):
         if g:
