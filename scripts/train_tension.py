@@ -14,6 +14,16 @@ clipped to [CONTEXT_FLOOR, 0], is one more input (``context``) of the tension mo
 taken out of fold on the dev part so the tension model does not learn from a
 context model that has seen the same items.
 
+A wording model comes last: the same kind of word model over the headline and lead
+(``lead_text``; names and stop words left out, the lexicon's words kept) that tells
+conflict from cooperation on the conflict and cooperation items. It reads how the
+event is worded where the lexicon has no phrase for it ("repelled an incursion",
+"handed over"). The sum of its word weights, clipped to [-WORDING_LIMIT,
+WORDING_LIMIT] and taken out of fold, is the input of a second stage: with the
+evidence groups' coefficients held, one more coefficient (>= 0) and an intercept
+correction are fitted, so the wording adds to the lexicon's evidence without
+taking its place (a long warning whose lead reads as diplomacy keeps its threats).
+
 The tension model is an L2-regularised logistic regression whose coefficients are
 bounded below by 0 (the lexicon gives each phrase its direction; the model only
 sizes the groups), fitted with SciPy's L-BFGS-B. The intercept is then shifted
@@ -53,7 +63,10 @@ from newsmon.analysis.tension import (  # noqa: E402
     CONTEXT_FLOOR,
     CONTEXT_GROUP,
     FIGURATIVE_GROUP,
+    WORDING_GROUP,
+    WORDING_LIMIT,
     event_stems,
+    lead_text,
     load_lexicon,
     model_features,
     probability_score,
@@ -91,7 +104,10 @@ HEADER = """\
 # is the context model (logistic regression over the distinct words of an item:
 # news of states and armed actors against everyday news); the sum of its word
 # weights, clipped to [-4, 0], times coef.context takes points off an item that
-# reads as everyday news.
+# reads as everyday news. `wording` is the wording model (the same over the
+# headline and lead: conflict against cooperation); the sum of its word weights,
+# clipped to [-2, 2], times coef.wording adds points to an item worded as conflict
+# and takes points off one worded as cooperation.
 """
 
 
@@ -112,6 +128,29 @@ def fit(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
                    bounds=[(0.0, None)] * d + [(None, None)],
                    options={"maxiter": 5000, "gtol": 1e-9, "ftol": 1e-12})
     return res.x[:d], float(res.x[d])
+
+
+def fit_wording(X: np.ndarray, wording: np.ndarray, y: np.ndarray
+                ) -> tuple[np.ndarray, float]:
+    """The two stages: ``fit`` on the evidence groups and the context (``X``), then,
+    with those coefficients held, the wording's coefficient (>= 0, L2 as in ``fit``)
+    and a correction of the intercept. Returns the coefficients of X's columns and
+    the wording's, and the intercept."""
+    w, b = fit(X, y)
+    offset = X @ w + b
+    sign = 2.0 * y - 1.0
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        c, d = theta
+        m = sign * (offset + c * wording + d)
+        g = -C * sign * (1.0 / (1.0 + np.exp(m)))
+        return (C * float(np.logaddexp(0.0, -m).sum()) + 0.5 * c * c,
+                np.array([float(g @ wording) + c, float(g.sum())]))
+
+    res = minimize(loss, np.zeros(2), jac=True, method="L-BFGS-B",
+                   bounds=[(0.0, None), (None, None)],
+                   options={"maxiter": 5000, "gtol": 1e-9, "ftol": 1e-12})
+    return np.concatenate([w, [res.x[0]]]), b + float(res.x[1])
 
 
 def dev_items(data: Path | None) -> list[EvalItem]:
@@ -196,20 +235,49 @@ def context_oof(items: list[EvalItem], texts: list[str], strata: list[str]) -> n
     return out
 
 
+def wording_fit(items: list[EvalItem], leads: list[str]) -> dict[str, float]:
+    """The wording model's weight per word: conflict against cooperation, on the
+    headline and lead of the conflict and cooperation items."""
+    pick = [i for i, it in enumerate(items) if it.label != "neutral"]
+    return words_fit([leads[i] for i in pick],
+                     np.array([items[i].label == "conflict" for i in pick], dtype=float),
+                     frozenset())
+
+
+def wording_column(words: dict[str, float], leads: list[str]) -> np.ndarray:
+    """The model input the wording model gives, clipped to +-WORDING_LIMIT (``build``
+    zeroes it where the lexicon counted nothing, as the scorer does)."""
+    return np.clip(word_sums(words, leads), -WORDING_LIMIT, WORDING_LIMIT)
+
+
+def wording_oof(items: list[EvalItem], leads: list[str], strata: list[str]) -> np.ndarray:
+    """The wording input of every item from a wording model that did not see it."""
+    out = np.zeros(len(leads))
+    for tr, te in StratifiedKFold(FOLDS, shuffle=True, random_state=1).split(leads, strata):
+        words = wording_fit([items[i] for i in tr], [leads[i] for i in tr])
+        out[te] = wording_column(words, [leads[i] for i in te])
+    return out
+
+
 def out_of_fold(X: np.ndarray, y: np.ndarray, strata: list[str], items: list[EvalItem],
-                texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+                texts: list[str], leads: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Per item, the net log-odds and the intercept of the fold model that did not see
-    it; the context input of its training items comes from context models that did
-    not see them either."""
+    it; the context and wording inputs of its training items come from word models
+    that did not see them either."""
     net = np.zeros(len(y))
     base = np.zeros(len(y))
+    counted = np.abs(X).sum(axis=1) > 0
     for tr, te in StratifiedKFold(FOLDS, shuffle=True, random_state=0).split(X, strata):
         sub = [items[i] for i in tr]
         subtexts = [texts[i] for i in tr]
-        inner = context_oof(sub, subtexts, [strata[i] for i in tr])
+        subleads = [leads[i] for i in tr]
+        substrata = [strata[i] for i in tr]
+        inner = context_oof(sub, subtexts, substrata)
         outer = context_column(context_fit(sub, subtexts), [texts[i] for i in te])
-        w, b = fit(np.column_stack([X[tr], inner]), y[tr])
-        net[te] = np.column_stack([X[te], outer]) @ w
+        winner = wording_oof(sub, subleads, substrata)
+        wouter = wording_column(wording_fit(sub, subleads), [leads[i] for i in te])
+        w, b = fit_wording(np.column_stack([X[tr], inner]), winner * counted[tr], y[tr])
+        net[te] = np.column_stack([X[te], outer, wouter * counted[te]]) @ w
         base[te] = b
     return net, base
 
@@ -267,24 +335,30 @@ def build(data: Path | None) -> dict[str, Any]:
     keys, X = matrix(items)
     y = np.array([it.label == "conflict" for it in items], dtype=float)
     texts = [f"{it.title} {it.text}" for it in items]
+    leads = [lead_text({"title": it.title, "summary": it.text}) for it in items]
     strata = [f"{it.label}-{it.kind}" for it in items]
-    net, base = out_of_fold(X, y, strata, items, texts)
+    net, base = out_of_fold(X, y, strata, items, texts, leads)
     shift = calibrate(items, net, base)
     print(f"dev part: {len(items)} items, {len(keys)} evidence groups; shift {shift:.2f}")
     print("out of fold (development estimate):")
     report(items, [probability_score(b + shift, n) if n > 0 else 0
                    for n, b in zip(net, base, strict=True)])
     words = context_fit(items, texts)
-    w, b = fit(np.column_stack([X, context_oof(items, texts, strata)]), y)
-    coef = {k: round(float(v), 4) for k, v in zip([*keys, CONTEXT_GROUP], w, strict=True)}
-    plain = sorted(v for k, v in coef.items() if k not in (FIGURATIVE_GROUP, CONTEXT_GROUP))
+    wording = wording_fit(items, leads)
+    w, b = fit_wording(np.column_stack([X, context_oof(items, texts, strata)]),
+                       wording_oof(items, leads, strata) * (np.abs(X).sum(axis=1) > 0), y)
+    coef = {k: round(float(v), 4)
+            for k, v in zip([*keys, CONTEXT_GROUP, WORDING_GROUP], w, strict=True)}
+    plain = sorted(v for k, v in coef.items()
+                   if k not in (FIGURATIVE_GROUP, CONTEXT_GROUP, WORDING_GROUP))
     return {
-        "version": "tm2-dev",
+        "version": "tm3-dev",
         "intercept": round(b, 4),
         "shift": round(shift, 4),
         "default": round(plain[len(plain) // 2], 4) if plain else 0.0,
         "coef": coef,
         "context": {"words": dict(sorted(words.items()))},
+        "wording": {"words": dict(sorted(wording.items()))},
     }
 
 
@@ -295,8 +369,9 @@ def same(a: dict[str, Any], b: dict[str, Any], tol: float = 0.02) -> bool:
         return False
     pairs = [(a[k], b.get(k)) for k in ("intercept", "shift", "default")]
     pairs += [(v, b["coef"][k]) for k, v in a["coef"].items()]
-    wa, wb = a["context"]["words"], (b.get("context") or {}).get("words") or {}
-    pairs += [(wa.get(k, 0.0), wb.get(k, 0.0)) for k in set(wa) | set(wb)]
+    for part in ("context", "wording"):
+        wa, wb = a[part]["words"], (b.get(part) or {}).get("words") or {}
+        pairs += [(wa.get(k, 0.0), wb.get(k, 0.0)) for k in set(wa) | set(wb)]
     return all(isinstance(y, int | float) and math.isclose(x, y, abs_tol=tol) for x, y in pairs)
 
 

@@ -12,6 +12,7 @@ from newsmon.analysis.evalcorpus import part_of
 from newsmon.analysis.tension import (
     LexiconError,
     bundled_model,
+    lead_text,
     load_lexicon,
     model_features,
     parse_model,
@@ -53,6 +54,7 @@ def test_the_bundled_model_sizes_every_group_without_flipping_it() -> None:
             for armed in ("armed", "unarmed"):
                 assert f"{cat}:{first}:{armed}" in model.coef
     assert "figurative" in model.coef and "context" in model.coef
+    assert model.coef["wording"] > 0
     # the context model reads what an item is about, not the lexicon's event words
     assert model.context_words
     assert not set(model.context_words) & {"war", "attack", "troops", "killed", "talks"}
@@ -70,6 +72,9 @@ def test_the_bundled_model_sizes_every_group_without_flipping_it() -> None:
     ({"coef": {"a": 1.0}, "intercept": 0, "context": {"words": ["x"]}}, "'words' mapping"),
     ({"coef": {"a": 1.0}, "intercept": 0, "context": {"words": {"x": "y"}}}, "bad number"),
     ({"coef": {"a": 1.0}, "intercept": 0, "context": {"words": {"x": float("nan")}}},
+     "finite"),
+    ({"coef": {"a": 1.0}, "intercept": 0, "wording": {"words": ["x"]}}, "'words' mapping"),
+    ({"coef": {"a": 1.0}, "intercept": 0, "wording": {"words": {"x": float("inf")}}},
      "finite"),
 ])
 def test_a_bad_model_is_refused_with_its_reason(data: dict[str, object], message: str) -> None:
@@ -114,13 +119,54 @@ def test_everyday_context_takes_points_off_and_is_shown() -> None:
     assert model.context(frozenset({"zzzq", "qqxz"})) == (0.0, [])
 
 
+def test_lead_text_is_the_headline_and_first_sentence() -> None:
+    fields = {"title": "Talks collapse", "content": "Envoys left Doha on Monday. The war "
+              "goes on.", "summary": "ignored"}
+    assert lead_text(fields) == "Talks collapse Envoys left Doha on Monday."
+    assert lead_text({"title": "Only a headline", "summary": "  "}) == "Only a headline"
+    assert lead_text({"summary": "One sentence here. Another."}) == " One sentence here."
+
+
+def test_wording_reads_the_headline_and_lead_and_is_shown() -> None:
+    lex = load_lexicon()
+    model = bundled_model()
+    assert model.wording_words
+    # the lexicon's words are the wording model's too; names are not
+    assert not set(model.wording_words) & {"russia", "ukraine", "iran", "gaza", "london"}
+    conflict = ("Militiamen overran two army outposts and torched a market town near the "
+                "border overnight, residents said.")
+    value, shown = model.wording(topic_words(conflict))
+    assert value > 0 and shown and all(model.wording_words[w] > 0 for w in shown)
+    r = score_tension(lex, {"title": "", "summary": conflict})
+    entry = [e for e in r.evidence if e.category == "wording"]
+    assert len(entry) == 1 and entry[0].points > 0 and entry[0].field == "item"
+    assert entry[0].phrase.startswith("headline and lead read as conflict: ")
+    assert abs(sum(e.points for e in r.evidence) - r.score) < 0.01
+    # cooperation wording takes points off an item with conflict words in it
+    deal = ("The two governments signed an agreement in Geneva to reopen border crossings "
+            "closed since the war, officials said.")
+    r = score_tension(lex, {"title": "", "summary": deal})
+    entry = [e for e in r.evidence if e.category == "wording"]
+    assert entry and entry[0].weight < 0
+    assert entry[0].phrase.startswith("headline and lead read as cooperation: ")
+    # the wording reads only the lead: a later paragraph's words do not change it
+    lead = {"title": "Rebels shell the airport", "content": "Rebels shelled the airport."}
+    longer = {**lead, "content": lead["content"] + " Talks signed agreed aid joint."}
+    a = [e.weight for e in score_tension(lex, lead).evidence if e.category == "wording"]
+    b = [e.weight for e in score_tension(lex, longer).evidence if e.category == "wording"]
+    assert a == b != []
+    # at most WORDING_LIMIT either way, and nothing without a known word
+    assert abs(model.wording(frozenset(model.wording_words))[0]) <= 2.0
+    assert model.wording(frozenset({"zzzq", "qqxz"})) == (0.0, [])
+
+
 def test_the_model_turns_cooperation_first_items_down() -> None:
     # the reported event comes first; a war named after it is background
     lex = load_lexicon()
     talks = score_tension(lex, {"title": "", "summary": "The two foreign ministers held "
                                 "talks in Riyadh on regional security and the war in Gaza."})
     war = score_tension(lex, {"title": "", "summary": "The war in Gaza spread to the north "
-                              "as air strikes killed dozens."})
+                              "as air strikes and shelling killed dozens."})
     assert talks.score < 60 <= war.score
 
 
