@@ -97,8 +97,11 @@ def fit_enriched(record: dict[str, Any]) -> dict[str, Any]:
         evidence = tension.get("evidence") or []
         tension["evidence_total"] = len(evidence)
         if len(evidence) > MAX_EVIDENCE:
+            # the evidence that makes up most of the score first (points), then the
+            # strongest phrases (weight); negated ones last
             order = sorted(range(len(evidence)), key=lambda i: (
-                bool(evidence[i].get("negated")), -abs(evidence[i].get("weight", 0.0)), i))
+                bool(evidence[i].get("negated")), -abs(evidence[i].get("points", 0.0)),
+                -abs(evidence[i].get("weight", 0.0)), i))
             keep = sorted(order[:MAX_EVIDENCE])
             tension["evidence"] = [evidence[i] for i in keep]
     entities = record.get("entities") or []

@@ -16,9 +16,10 @@ context model that has seen the same items.
 
 A wording model comes last: the same kind of word model over the headline and lead
 (``lead_text``; names and stop words left out, the lexicon's words kept) that tells
-conflict from cooperation on the conflict and cooperation items. It reads how the
+conflict from everything else (cooperation and everyday news). It reads how the
 event is worded where the lexicon has no phrase for it ("repelled an incursion",
-"handed over"). The sum of its word weights, clipped to [-WORDING_LIMIT,
+"handed over"), and which words of a lead belong to other news ("budget",
+"earthquake", "win"). The sum of its word weights, clipped to [-WORDING_LIMIT,
 WORDING_LIMIT] and taken out of fold, is the input of a second stage: with the
 evidence groups' coefficients held, one more coefficient (>= 0) and an intercept
 correction are fitted, so the wording adds to the lexicon's evidence without
@@ -27,11 +28,14 @@ taking its place (a long warning whose lead reads as diplomacy keeps its threats
 The tension model is an L2-regularised logistic regression whose coefficients are
 bounded below by 0 (the lexicon gives each phrase its direction; the model only
 sizes the groups), fitted with SciPy's L-BFGS-B. The intercept is then shifted
-for the alert threshold on out-of-fold scores (5 stratified folds of the dev part,
-each fold fitted the same way): the smallest shift at which TARGET_RECALL of the
-conflict headlines and short items reach the threshold, or less if sports,
-business and tech items would reach it more often than TARGET_FALSE_ALARMS.
-The out-of-fold figures printed are development estimates, not held-out ones.
+for the alert threshold on out-of-fold scores: each batch of the dev part (its
+writer: the id prefix, ``wa``, ``wb``, ... and the real feed items) is scored by a
+model fitted the same way on the other batches, since news the monitor meets comes
+from writers it was not fitted on and random folds share each writer's style. The
+shift is the smallest at which TARGET_RECALL of the conflict headlines and short
+items reach the threshold, or less if sports, business and tech items would reach
+it more often than TARGET_FALSE_ALARMS. The out-of-fold figures printed are
+development estimates, not held-out ones.
 
     .venv/bin/python scripts/train_tension.py [--data ../shared/data] [--check]
 
@@ -53,7 +57,7 @@ import yaml
 from scipy.optimize import minimize
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import LeaveOneGroupOut, StratifiedKFold
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -80,12 +84,11 @@ C = 0.1  # inverse L2 strength, as in scikit-learn's LogisticRegression
 WORDS_C = 1.0  # the same for the context model (scikit-learn's default)
 WORDS_MIN_ITEMS = 3  # a word the context model reads is in at least this many items
 THRESHOLD = 60  # the default alert threshold
-TARGET_FALSE_ALARMS = 0.0025  # out-of-fold sports/business/tech share at >= THRESHOLD
-# Out-of-fold share of conflict headlines and short items at >= THRESHOLD the shift
-# need not exceed: on unseen items the false alarms grow more than the recall falls
-# (the dev part's everyday items were read while writing the figurative-use rules),
-# so the threshold sits no lower than this recall needs.
-TARGET_RECALL = 0.62
+# The project's targets are at least half of the short conflict items at the
+# threshold with at most 0.5 % false alarms on sports, business and tech; the shift
+# aims at both with a margin, for a writer the model was not fitted on.
+TARGET_FALSE_ALARMS = 0.004  # out-of-fold sports/business/tech share at >= THRESHOLD
+TARGET_RECALL = 0.62  # out-of-fold share of conflict headlines and short items
 SHIFT_STEP = 0.05
 SHIFT_RANGE = 3.0  # shifts tried: -3 to 3 log-odds
 FOLDS = 5
@@ -236,11 +239,9 @@ def context_oof(items: list[EvalItem], texts: list[str], strata: list[str]) -> n
 
 
 def wording_fit(items: list[EvalItem], leads: list[str]) -> dict[str, float]:
-    """The wording model's weight per word: conflict against cooperation, on the
-    headline and lead of the conflict and cooperation items."""
-    pick = [i for i, it in enumerate(items) if it.label != "neutral"]
-    return words_fit([leads[i] for i in pick],
-                     np.array([items[i].label == "conflict" for i in pick], dtype=float),
+    """The wording model's weight per word: conflict against cooperation and everyday
+    news, on the headline and lead of every item."""
+    return words_fit(leads, np.array([it.label == "conflict" for it in items], dtype=float),
                      frozenset())
 
 
@@ -259,15 +260,21 @@ def wording_oof(items: list[EvalItem], leads: list[str], strata: list[str]) -> n
     return out
 
 
+def batch(item: EvalItem) -> str:
+    """The batch an item was written in (its writer): the id's prefix, ``wa`` in
+    ``wa-00012``, ``feed`` for the real feed items."""
+    return item.id.split("-")[0].split(":")[0]
+
+
 def out_of_fold(X: np.ndarray, y: np.ndarray, strata: list[str], items: list[EvalItem],
                 texts: list[str], leads: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Per item, the net log-odds and the intercept of the fold model that did not see
-    it; the context and wording inputs of its training items come from word models
+    """Per item, the net log-odds and the intercept of the model fitted on the other
+    batches (``batch``); the context and wording inputs of its training items come from word models
     that did not see them either."""
     net = np.zeros(len(y))
     base = np.zeros(len(y))
     counted = np.abs(X).sum(axis=1) > 0
-    for tr, te in StratifiedKFold(FOLDS, shuffle=True, random_state=0).split(X, strata):
+    for tr, te in LeaveOneGroupOut().split(X, strata, [batch(it) for it in items]):
         sub = [items[i] for i in tr]
         subtexts = [texts[i] for i in tr]
         subleads = [leads[i] for i in tr]

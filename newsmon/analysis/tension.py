@@ -43,11 +43,11 @@ The model's context part, a weight per word learned from the same data (not the
 lexicon's event words, not stop words, not names), says whether the item reads as
 everyday news (sports, business, tech...); when its words add up below 0, one
 ``context`` entry names them and takes points off. The wording part, a weight per
-word of the headline and lead (``lead_text``) learned on the conflict and
-cooperation items, says how the reported event is worded where the lexicon has no
-phrase for it ("overran two outposts", "handed over the bodies"); one ``wording``
-entry names its words and adds points (conflict) or takes them off (cooperation),
-at most +-2 in log-odds. It is fitted after the evidence groups, whose sizes it
+word of the headline and lead (``lead_text``) learned as conflict against everything
+else (cooperation and everyday news), says how the reported event is worded where
+the lexicon has no phrase for it ("overran two outposts", "handed over the bodies");
+one ``wording`` entry names its words and adds points (conflict) or takes them off
+(other news), at most +-2 in log-odds. It is fitted after the evidence groups, whose sizes it
 leaves as they are. With ``net`` the sum of the parts and
 ``p0``, ``p`` the model's probabilities without evidence and with it,
 
@@ -284,7 +284,7 @@ CONTEXT_SHOWN = 5
 CONTEXT_FLOOR = -4.0  # the context's log-odds saturate here (p of everyday news ~0.98)
 ITEM_FIELD = "item"  # the field of the context and wording entries: the item's words
 WORDING_GROUP = "wording"  # the group, and category, of the wording entry
-WORDING_PHRASES = ("headline and lead read as conflict", "headline and lead read as cooperation")
+WORDING_PHRASES = ("headline and lead read as conflict", "headline and lead read as other news")
 WORDING_LIMIT = 2.0  # the wording's log-odds saturate at +-2 (p ~0.88)
 WORDING_SHOWN = 5
 
@@ -313,7 +313,7 @@ class TensionModel:
     # and armed actors at all (above 0) or everyday news (below)
     context_words: dict[str, float] = dataclass_field(default_factory=dict)
     # the wording model: a weight per word of the headline and lead (``lead_text``)
-    # towards conflict (above 0) or cooperation (below)
+    # towards conflict (above 0) or other news, cooperation or everyday (below)
     wording_words: dict[str, float] = dataclass_field(default_factory=dict)
 
     def weight_of(self, group: str) -> float:

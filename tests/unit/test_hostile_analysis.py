@@ -101,6 +101,16 @@ def test_fit_enriched_bounds_lists_and_keeps_the_strongest() -> None:
     assert {e["text"] for e in record["entities"]} >= {"E4999"}
 
 
+def test_fit_enriched_keeps_the_evidence_the_score_is_made_of() -> None:
+    # a weak phrase carrying many points (the item's wording) outranks strong phrases
+    # carrying few
+    evidence = [{"phrase": f"p{i}", "weight": 5.0, "points": 0.5} for i in range(60)]
+    evidence.append({"phrase": "wording", "weight": 0.8, "points": 9.0})
+    record = fit_enriched({"title": "t", "tension": {"evidence": evidence}})
+    kept = [e["phrase"] for e in record["tension"]["evidence"]]
+    assert len(kept) == MAX_EVIDENCE and "wording" in kept
+
+
 def test_fit_enriched_refuses_what_cannot_be_shortened() -> None:
     with pytest.raises(RecordError, match="exceeds"):
         fit_enriched({"url": "u" * (MAX_RECORD_BYTES + 1)})

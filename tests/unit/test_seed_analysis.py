@@ -43,7 +43,7 @@ def test_seed_article(analyzer: Analyzer) -> None:
 
     iran = next(t for t in teasers if "Iran" in t.title)
     iran_score = analyse(analyzer, iran.title, iran.summary)["tension"]["score"]
-    assert iran_score < tension["score"] - 40
+    assert iran_score < 60 <= tension["score"]
     scores = [analyse(analyzer, t.title, t.summary)["tension"]["score"] for t in teasers]
     assert len(scores) == len(teasers) >= 9
 

@@ -34,8 +34,8 @@ def test_negation_and_hedging() -> None:
     neg = score_tension(LEX, {"content": "The ministry denied plans to invade the country."})
     assert neg.evidence and neg.evidence[0].negated and neg.score == 0
     assert score("There was no sign of a troop buildup.") == 0
-    hedged = score("Officials fear an invasion could follow.")
-    plain = score("An invasion followed.")
+    hedged = score("Officials fear troops could shell the city.")
+    plain = score("Troops shelled the city.")
     assert 0 < hedged < plain
 
 
@@ -123,7 +123,7 @@ def test_text_in_another_language_is_not_scored() -> None:
               "von zwei Stimmen angenommen; das Parlament war auf der Seite des Ministers.")
     assert not is_english(german)
     assert score(german) == 0  # "war" is German for "was"
-    assert score("The war was not new, and the government fought it for years.") > 0
+    assert score("The war went on, and the army fought rebels for years.") > 0
     for text in ("Do or die: troops do not die in vain", "Army masses troops", ""):
         assert is_english(text)  # short or unclear: scored as English
 

@@ -148,7 +148,7 @@ def test_wording_reads_the_headline_and_lead_and_is_shown() -> None:
     r = score_tension(lex, {"title": "", "summary": deal})
     entry = [e for e in r.evidence if e.category == "wording"]
     assert entry and entry[0].weight < 0
-    assert entry[0].phrase.startswith("headline and lead read as cooperation: ")
+    assert entry[0].phrase.startswith("headline and lead read as other news: ")
     # the wording reads only the lead: a later paragraph's words do not change it
     lead = {"title": "Rebels shell the airport", "content": "Rebels shelled the airport."}
     longer = {**lead, "content": lead["content"] + " Talks signed agreed aid joint."}
