@@ -32,6 +32,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from newsmon.analysis.canonical import article_id, canonical_url
+from newsmon.analysis.evalcorpus import load_items
 from newsmon.analysis.neardup import syndicated_copies
 from newsmon.kafka_local import ensure_kafka, free_port
 from newsmon.records import RawArticle, dumps
@@ -40,24 +41,36 @@ from newsmon.topics import ensure_topics
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
-TENSE = ("Troops mass on the border as the army warns of serious consequences. "
-         "Artillery fire and air strikes were reported overnight.")
+def conflict_text() -> tuple[list[str], list[str]]:
+    """Headlines and article paragraphs of the conflict items of the labelled corpus's
+    development part (``newsmon.analysis.evalcorpus``): the stuff of coherent conflict
+    articles, of which about three in four score at or above the alert threshold."""
+    items = [it for it in load_items("dev", None) if it.label == "conflict"]
+    heads = [it.title for it in items if it.title]
+    paras = [p for it in items if it.kind == "article" for p in it.text.split("\n\n")
+             if len(p) > 120]
+    return heads, paras
 
 
 def build_articles(n: int, seed: int = 11, tense: bool = False) -> list[RawArticle]:
-    truth = json.loads((DATA / "pages/article-extraction-benchmark/ground-truth.json")
-                       .read_text("utf-8"))
-    paras = [p for v in truth.values() for p in v["articleBody"].split("\n") if len(p) > 200]
+    """``n`` articles of six paragraphs, about one in seven followed by a syndicated copy:
+    everyday ones from the article-extraction benchmark's texts, or with ``tense``
+    conflict ones (a conflict headline and six paragraphs of conflict articles), each
+    a distinct text."""
+    if tense:
+        heads, paras = conflict_text()
+    else:
+        truth = json.loads((DATA / "pages/article-extraction-benchmark/ground-truth.json")
+                           .read_text("utf-8"))
+        paras = [p for v in truth.values() for p in v["articleBody"].split("\n")
+                 if len(p) > 200]
     rng = random.Random(seed)
     out: list[RawArticle] = []
     i = 0
     while len(out) < n:
         body = "\n\n".join(rng.sample(paras, 6))
-        if tense:
-            body = TENSE + "\n\n" + body
         url = f"https://bench.example/{seed}/{i}"
-        title = (f"Army masses troops and shells border towns, story {i}" if tense
-                 else f"Bench story {i}: {body[:60]}")
+        title = rng.choice(heads) if tense else f"Bench story {i}: {body[:60]}"
         a = RawArticle(id=article_id(url), title=title, url=url, content=body)
         out.append(a)
         if rng.random() < 0.15 and len(out) < n:

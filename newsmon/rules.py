@@ -331,8 +331,9 @@ def build_alert(rule: Rule, article: Mapping[str, Any], kind: str, reasons: list
                 members: int, previous_level: str | None = None) -> dict[str, Any]:
     t = article["tension"]
     story = article.get("story_id") or article["id"]
+    # what the score is made of first (points), then the strongest phrases
     evidence = sorted((e for e in t["evidence"] if not e["negated"]),
-                      key=lambda e: -abs(e["weight"]))
+                      key=lambda e: (-abs(e.get("points", 0.0)), -abs(e["weight"])))
     return {
         "schema_version": SCHEMA_VERSION,
         "alert_id": alert_id(rule.name, story, t["level"]),

@@ -44,7 +44,9 @@ def format_alert(alert: dict[str, Any]) -> str:
 
     people = [e["canonical"] for e in alert.get("entities", []) if e["type"] == "PERSON"][:5]
     places = [e["canonical"] for e in alert.get("entities", []) if e["type"] == "LOCATION"][:5]
-    phrases = dict.fromkeys(clean(e["matched"], 40).lower() for e in alert.get("evidence", []))
+    # the matched phrases; the item-level entries (wording, context) match no phrase
+    phrases = dict.fromkeys(clean(e["matched"], 40).lower() for e in alert.get("evidence", [])
+                            if e.get("matched"))
     why = ", ".join(f'"{p}"' for p in list(phrases)[:5])
     return (f"ALERT {alert['score']:>3} {alert['level']:<8} {clean(alert.get('title'))} "
             f"[{clean(alert.get('source'), 40)}] people={', '.join(people) or '-'} "

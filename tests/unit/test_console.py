@@ -52,3 +52,13 @@ def test_terminal_console_redraws_the_status_below_alerts() -> None:
     console.alert("ALERT 80 severe x")
     console.close()
     assert out.getvalue() == "\r\x1b[Kfeeds 1\r\x1b[KALERT 80 severe x\nfeeds 1\n"
+
+
+def test_the_alert_line_lists_matched_phrases_not_item_level_entries() -> None:
+    from newsmon.supervisor import format_alert
+
+    line = format_alert({"score": 71, "level": "high", "title": "t", "source": "s",
+                         "entities": [], "evidence": [
+                             {"matched": "", "phrase": "headline and lead read as conflict: x"},
+                             {"matched": "Armed hostilities", "phrase": "armed hostilities"}]})
+    assert line.endswith('why="armed hostilities"'), line

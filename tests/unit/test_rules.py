@@ -204,3 +204,19 @@ def test_rules_check_exits_2_with_one_line_per_mistake(
     err = capsys.readouterr().err.strip()
     assert any(line.startswith(str(p) + error) for line in err.splitlines()), err
     assert all(line.startswith(str(p)) for line in err.splitlines())
+
+
+def test_alert_evidence_puts_what_the_score_is_made_of_first() -> None:
+    # the item-level wording entry is a weak "phrase" carrying many points: an alert
+    # cut to 20 entries must keep it
+    rule = parse_rules({"rules": [{"name": "r", "version": 1}]}, "x")[0]
+    a = article(70, "high")
+    weak = [{"phrase": f"p{i}", "matched": f"p{i}", "category": "threats", "weight": 5.0,
+             "points": 1.0, "sentence": "s", "negated": False} for i in range(25)]
+    wording = {"phrase": "headline and lead read as conflict: shelled", "matched": "",
+               "category": "wording", "weight": 1.2, "points": 30.0, "sentence": "",
+               "negated": False}
+    a["tension"]["evidence"] = [*weak, wording]
+    alert = decide(rule, a, {}, now=0.0)
+    assert alert is not None and len(alert["evidence"]) == 20
+    assert alert["evidence"][0]["category"] == "wording"

@@ -3,6 +3,7 @@
 import math
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,11 @@ import yaml
 
 from newsmon.analysis.evalcorpus import part_of
 from newsmon.analysis.tension import (
+    LEAD_CHARS,
+    WORDING_MIN,
     LexiconError,
     bundled_model,
+    escalation_stems,
     lead_text,
     load_lexicon,
     model_features,
@@ -74,8 +78,10 @@ def test_the_bundled_model_sizes_every_group_without_flipping_it() -> None:
     ({"coef": {"a": 1.0}, "intercept": 0, "context": {"words": {"x": float("nan")}}},
      "finite"),
     ({"coef": {"a": 1.0}, "intercept": 0, "wording": {"words": ["x"]}}, "'words' mapping"),
-    ({"coef": {"a": 1.0}, "intercept": 0, "wording": {"words": {"x": float("inf")}}},
-     "finite"),
+    ({"coef": {"a": 1.0, "wording": 1.0}, "intercept": 0,
+      "wording": {"words": {"x": float("inf")}}}, "finite"),
+    ({"coef": {"a": 1.0}, "intercept": 0, "wording": {"words": {"x": 1.0}}},
+     "need coef.wording"),
 ])
 def test_a_bad_model_is_refused_with_its_reason(data: dict[str, object], message: str) -> None:
     with pytest.raises(LexiconError, match=message):
@@ -125,6 +131,8 @@ def test_lead_text_is_the_headline_and_first_sentence() -> None:
     assert lead_text(fields) == "Talks collapse Envoys left Doha on Monday."
     assert lead_text({"title": "Only a headline", "summary": "  "}) == "Only a headline"
     assert lead_text({"summary": "One sentence here. Another."}) == " One sentence here."
+    # a text with no sentence break: the lead is cut, not the whole text
+    assert len(lead_text({"title": "T", "content": "word " * 50_000})) <= LEAD_CHARS + 2
 
 
 def test_wording_reads_the_headline_and_lead_and_is_shown() -> None:
@@ -142,22 +150,45 @@ def test_wording_reads_the_headline_and_lead_and_is_shown() -> None:
     assert len(entry) == 1 and entry[0].points > 0 and entry[0].field == "item"
     assert entry[0].phrase.startswith("headline and lead read as conflict: ")
     assert abs(sum(e.points for e in r.evidence) - r.score) < 0.01
-    # cooperation wording takes points off an item with conflict words in it
-    deal = ("The two governments signed an agreement in Geneva to reopen border crossings "
-            "closed since the war, officials said.")
-    r = score_tension(lex, {"title": "", "summary": deal})
+    # wording of other news takes points off an item with conflict words in it, and
+    # lowers its score
+    deal = {"title": "", "content": "Rebels shelled the city, killing 12, a day after the "
+                                    "two sides signed an agreement."}
+    r = score_tension(lex, deal)
     entry = [e for e in r.evidence if e.category == "wording"]
-    assert entry and entry[0].weight < 0
+    assert entry and entry[0].weight < 0 and entry[0].points < 0, r
     assert entry[0].phrase.startswith("headline and lead read as other news: ")
+    plain = replace(lex, model=replace(model, wording_words={}))
+    assert score_tension(plain, deal).score > r.score > 0
     # the wording reads only the lead: a later paragraph's words do not change it
     lead = {"title": "Rebels shell the airport", "content": "Rebels shelled the airport."}
     longer = {**lead, "content": lead["content"] + " Talks signed agreed aid joint."}
     a = [e.weight for e in score_tension(lex, lead).evidence if e.category == "wording"]
     b = [e.weight for e in score_tension(lex, longer).evidence if e.category == "wording"]
     assert a == b != []
-    # at most WORDING_LIMIT either way, and nothing without a known word
+    # at most WORDING_LIMIT either way, and nothing without a known word or below
+    # WORDING_MIN
     assert abs(model.wording(frozenset(model.wording_words))[0]) <= 2.0
     assert model.wording(frozenset({"zzzq", "qqxz"})) == (0.0, [])
+    small = min(model.wording_words, key=lambda w: abs(model.wording_words[w]))
+    assert abs(model.wording_words[small]) < WORDING_MIN
+    assert model.wording(frozenset({small})) == (0.0, [])
+
+
+def test_words_the_lexicon_counts_as_escalation_never_read_as_other_news() -> None:
+    # figurative "pitch invasion" in labelled everyday news must not teach the wording
+    # model that "invasion" means other news
+    lex = load_lexicon()
+    escalation = escalation_stems(lex)
+    assert {stem("invasion"), stem("war"), stem("shelling")} <= escalation
+    model = bundled_model()
+    assert all(v > 0 for w, v in model.wording_words.items() if stem(w) in escalation)
+    for title in ("Russia launches full-scale invasion of Ukraine", "Pitch invasion mars derby",
+                  "War of words over the budget", "Shelling heard near the airport"):
+        for e in score_tension(lex, {"title": title}).evidence:
+            if e.category == "wording" and e.points < 0:
+                shown = e.phrase.split(": ", 1)[1].split(", ")
+                assert not {stem(w) for w in shown} & escalation, (title, shown)
 
 
 def test_the_model_turns_cooperation_first_items_down() -> None:
