@@ -85,7 +85,7 @@ from typing import Any
 
 import yaml
 
-from newsmon.analysis.text import sentence_spans, snippet
+from newsmon.analysis.text import sentence_spans, shorten, snippet
 
 TITLE_FACTOR = 2.0
 LEAD_FACTOR = 1.5
@@ -848,17 +848,16 @@ def score_tension(lexicon: Lexicon, fields: dict[str, str]) -> TensionResult:
 
 
 def collect(lexicon: Lexicon, fields: dict[str, str]
-            ) -> tuple[list[Evidence], int, int, list[tuple[str, int]], frozenset[str],
-                       frozenset[str]]:
+            ) -> tuple[list[Evidence], int, int, list[tuple[str, int]], frozenset[str], str]:
     """The evidence of all fields, the item's sports/business/tech and military cue
     counts, (field, number of sentences) per field, the words the context model
-    reads (``topic_words`` of every field) and those the wording model reads
-    (``topic_words`` of ``lead_text``): what ``combine`` scores."""
+    reads (``topic_words`` of every field) and the headline and lead the wording
+    model reads (``lead_text``): what ``combine`` scores."""
     found: list[Evidence] = []
     domain = military = 0
     sizes: list[tuple[str, int]] = []
     words: frozenset[str] = frozenset()
-    lead: frozenset[str] = frozenset()
+    lead = ""
     if is_english(" ".join(fields.values())[:LANGUAGE_SAMPLE]):
         for name, text in fields.items():
             ev, d, m, nsent = _scan(lexicon, text, name)
@@ -867,7 +866,7 @@ def collect(lexicon: Lexicon, fields: dict[str, str]
             military += m
             sizes.append((name, nsent))
         words = topic_words(" ".join(fields.values()))
-        lead = topic_words(lead_text(fields))
+        lead = lead_text(fields).strip()
     return found, domain, military, sizes, words, lead
 
 
@@ -1024,8 +1023,9 @@ def probability_score(base: float, net: float) -> int:
 
 def combine(lexicon: Lexicon, found: list[Evidence], domain: int, military: int,
             sizes: list[tuple[str, int]], words: frozenset[str] = frozenset(),
-            lead: frozenset[str] = frozenset()) -> TensionResult:
-    """The score of collected evidence (see ``score_tension``)."""
+            lead: str = "") -> TensionResult:
+    """The score of collected evidence (see ``score_tension``): ``words`` are the
+    item's topic words, ``lead`` its headline and lead (``lead_text``)."""
     prep = _prepare(found, domain, military, sizes)
     model = lexicon.model or bundled_model()
     parts = [model.weight_of(g) * w / prep.length if g else 0.0
@@ -1034,21 +1034,22 @@ def combine(lexicon: Lexicon, found: list[Evidence], domain: int, military: int,
     effective = list(prep.effective)
     figurative = list(prep.figurative)
 
-    def add(phrase: str, category: str, value: float, part: float) -> None:
+    def add(phrase: str, category: str, value: float, part: float, sentence: str = "") -> None:
         evidence_list.append(Evidence(phrase=phrase, matched="", category=category,
                                       weight=round(value, 3), field=ITEM_FIELD, start=0, end=0,
-                                      sentence=""))
+                                      sentence=sentence))
         parts.append(part)
         effective.append(value)
         figurative.append(False)
 
     # how the headline and lead are worded, conflict or cooperation: one entry naming
     # the words that weigh most that way, for an item in which the lexicon found
-    # something that counts (words alone, as in "denied plans to invade", are no event)
-    wording, wshown = model.wording(lead)
+    # something that counts (words alone, as in "denied plans to invade", are no event);
+    # its sentence is the headline and lead it read
+    wording, wshown = model.wording(topic_words(lead))
     if (wording > 0 and any(prep.groups)) or (wording < 0 and any(p > 0 for p in parts)):
         add(f"{WORDING_PHRASES[wording < 0]}: {', '.join(wshown)}", WORDING_GROUP, wording,
-            model.weight_of(WORDING_GROUP) * wording)
+            model.weight_of(WORDING_GROUP) * wording, shorten(lead))
     # whether the item reads as everyday news: one entry that takes points off, naming
     # the words that weigh most towards that
     context, shown = model.context(words)

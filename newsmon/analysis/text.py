@@ -103,6 +103,15 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 SNIPPET_CHARS = 320
 
 
+def shorten(text: str, width: int = SNIPPET_CHARS) -> str:
+    """``text`` when it is at most ``width`` characters, else its first words up to
+    that width, marked with "…" where text was left out."""
+    if len(text) <= width:
+        return text
+    cut = text.rfind(" ", 0, width - 1)
+    return text[:cut if cut > 0 else width - 1].rstrip() + "…"
+
+
 def snippet(text: str, sentence: tuple[int, int], match: tuple[int, int],
             width: int = SNIPPET_CHARS) -> str:
     """The sentence ``text[sentence]`` around ``text[match]``, or, when the sentence is

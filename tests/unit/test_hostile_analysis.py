@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newsmon.analysis.text import SNIPPET_CHARS, html_to_text, snippet
+from newsmon.analysis.text import SNIPPET_CHARS, html_to_text, shorten, snippet
 from newsmon.cli import MAX_LINE_BYTES, _read_jsonl
 from newsmon.records import (
     MAX_DEAD_LETTER_ORIGINAL,
@@ -48,6 +48,14 @@ def test_html_to_text_keeps_paragraphs_and_drops_scripts() -> None:
     assert text == "Tanks & troops\n\nmoved in"
     assert html_to_text("<!-- only a comment -->") == ""
     assert html_to_text("a < b & c") == "a < b & c"
+
+
+def test_shorten_cuts_at_a_word_edge() -> None:
+    assert shorten("short text") == "short text"
+    long = "shelling " * 100
+    out = shorten(long)
+    assert len(out) <= SNIPPET_CHARS and out.endswith("shelling…")
+    assert len(shorten("x" * 1000)) == SNIPPET_CHARS
 
 
 def test_snippet_is_bounded_and_centred_on_the_match() -> None:

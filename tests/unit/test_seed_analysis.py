@@ -40,6 +40,8 @@ def test_seed_article(analyzer: Analyzer) -> None:
     assert matched["de-escalate"]["weight"] < 0
     assert tension["deescalation"] > 0
     assert matched["serious consequences"]["attributed"]
+    # every entry shows the sentence its points come from (the wording entry: the lead)
+    assert all(e["sentence"] for e in tension["evidence"]), tension["evidence"]
 
     iran = next(t for t in teasers if "Iran" in t.title)
     iran_score = analyse(analyzer, iran.title, iran.summary)["tension"]["score"]

@@ -149,6 +149,8 @@ def test_wording_reads_the_headline_and_lead_and_is_shown() -> None:
     entry = [e for e in r.evidence if e.category == "wording"]
     assert len(entry) == 1 and entry[0].points > 0 and entry[0].field == "item"
     assert entry[0].phrase.startswith("headline and lead read as conflict: ")
+    # its sentence is what it read: the headline and lead, cut to a snippet's length
+    assert entry[0].sentence == conflict
     assert abs(sum(e.points for e in r.evidence) - r.score) < 0.01
     # wording of other news takes points off an item with conflict words in it, and
     # lowers its score
