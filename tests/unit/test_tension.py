@@ -217,6 +217,38 @@ def test_figurative_sports_business_tech_stay_below_the_threshold() -> None:
         "", title="Senate committee shoots down a proposal to raise fees")
 
 
+def test_an_army_of_people_who_are_no_force_is_a_crowd() -> None:
+    from newsmon.analysis.tension import find_phrases
+
+    def matched(text: str) -> list[str]:
+        return [e.matched.lower() for e in find_phrases(LEX, text, "title")]
+
+    # a crowd: no military word, no deployment
+    for text in ("Bank deploys army of AI coders to rewrite legacy systems",
+                 "Retailer hires an army of unpaid interns for the Christmas rush",
+                 "Armies of fans descend on Lisbon"):
+        assert not {"army", "armies", "deploys army"} & set(matched(text)), text
+        assert score("", title=text) < THRESHOLD, text
+    # an army: a number, an article, a name or a force after "of"
+    for text, word in (("Russia masses an army of 100,000 troops near Ukraine", "army"),
+                       ("Army of Ukraine repels assault near Bakhmut", "army"),
+                       ("The warlord raised an army of fighters in the north", "army"),
+                       ("The army of the republic shelled the town", "army")):
+        assert word in matched(text), text
+    assert score("", title="Russia masses an army of 100,000 troops near Ukraine") >= THRESHOLD
+
+
+def test_business_collocations_are_no_events() -> None:
+    from newsmon.analysis.tension import find_phrases
+
+    for text in ("Drugmaker rejects hostile bid", "Bidding war for property group heats up",
+                 "Board fends off hostile takeover"):
+        assert not {"hostile", "war", "bidding"} & {
+            e.matched.lower() for e in find_phrases(LEX, text, "title")}, text
+    assert "hostile" in {e.matched.lower()
+                         for e in find_phrases(LEX, "Hostile forces shelled the town", "title")}
+
+
 def test_headline_and_lead_count_more_than_paragraph_nine() -> None:
     filler = " ".join(f"No further details were given on day {i}." for i in range(9))
     lead = score_tension(LEX, {"title": "", "content": "Artillery fire hit the town. " + filler})

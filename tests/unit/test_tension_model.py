@@ -154,8 +154,8 @@ def test_wording_reads_the_headline_and_lead_and_is_shown() -> None:
     assert abs(sum(e.points for e in r.evidence) - r.score) < 0.01
     # wording of other news takes points off an item with conflict words in it, and
     # lowers its score
-    deal = {"title": "", "content": "Rebels shelled the city, killing 12, a day after the "
-                                    "two sides signed an agreement."}
+    deal = {"title": "", "content": "Rebels shelled the city a day after the two sides "
+                                    "signed a trade agreement to boost investment."}
     r = score_tension(lex, deal)
     entry = [e for e in r.evidence if e.category == "wording"]
     assert entry and entry[0].weight < 0 and entry[0].points < 0, r
@@ -218,7 +218,7 @@ def test_the_shipped_model_is_what_training_on_the_dev_part_gives() -> None:
     require_shared()  # the dev part's feed items are read from ../shared
     out = subprocess.run([sys.executable, str(ROOT / "scripts" / "train_tension.py"), "--check",
                           "--data", str(SHARED / "data")],
-                         capture_output=True, text=True, timeout=300, check=False)
+                         capture_output=True, text=True, timeout=1200, check=False)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "matches the dev part" in out.stdout
     shipped = yaml.safe_load((ROOT / "newsmon/data/tension_model.yml").read_text("utf-8"))
