@@ -507,6 +507,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"newsmon: {exc}", file=sys.stderr)
         return 2
+    if args.command in ("worker", "connector"):
+        from newsmon.supervisor import follow_parent
+
+        follow_parent()  # started by `newsmon run`: stop when it is gone
     try:
         return int(args.func(args, settings))
     except KeyboardInterrupt:

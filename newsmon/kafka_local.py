@@ -168,9 +168,36 @@ class LocalKafka:
                 f"-Dlog4j.configuration=file:{self.data_dir / 'log4j.properties'}",
                 "-cp", f"{lib}/*", main, *args]
 
+    def _stop_stale(self, timeout: float = 30.0) -> None:
+        """Stop a broker that a killed run left on this data directory (its pid in
+        ``broker.pid``, its command line naming this directory's configuration): two
+        brokers cannot share a log directory. Linux only (``/proc``)."""
+        try:
+            pid = int((self.data_dir / "broker.pid").read_text())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return
+        if str(self.data_dir / "server.properties").encode() not in cmdline:
+            return
+        log.warning("stopping the local Kafka broker (pid %d) that a previous run left "
+                    "running on %s", pid, self.data_dir)
+        deadline = time.monotonic() + timeout
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, sig)
+            while time.monotonic() < deadline:
+                try:  # a zombie (no parent to reap it) has an empty command line
+                    if not Path(f"/proc/{pid}/cmdline").read_bytes():
+                        return
+                except OSError:
+                    return
+                time.sleep(0.2)
+            deadline = time.monotonic() + 10
+
     def start(self) -> LocalKafka:
         lib = ensure_jars()
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._stop_stale()
         cfg = self._write_config()
         id_file = self.data_dir / "cluster.id"
         if not id_file.exists():
@@ -192,6 +219,7 @@ class LocalKafka:
             start_new_session=True,
         )
         out.close()
+        (self.data_dir / "broker.pid").write_text(str(self.proc.pid))
         try:
             self._wait_ready()
         except BaseException:

@@ -9,6 +9,9 @@ The console shows only alerts and, on a terminal, one status line kept up to dat
 the children's ``/metrics`` (feeds polled, articles in, duplicates, alerts, records
 queued between connector and worker). The children's logs go to a file named at start
 (``<data dir>/logs/newsmon.log``); ``--verbose`` sends them to the console instead.
+
+The children stop with it even when it is killed with SIGKILL and has no chance to stop
+them: each watches its parent (``follow_parent``) and stops itself when it is gone.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -33,6 +37,33 @@ from newsmon.settings import Settings
 
 log = logging.getLogger("newsmon.run")
 GRACE_SECONDS = 15.0
+PARENT_ENV = "NEWSMON_PARENT_PID"  # set for the children: the pid of `newsmon run`
+
+
+def follow_parent(poll: float = 1.0) -> threading.Thread | None:
+    """In a child of ``newsmon run`` (``NEWSMON_PARENT_PID`` set), send this process
+    SIGTERM, its usual stop, once that parent is gone: a daemon thread compares the
+    parent pid every ``poll`` seconds (a process whose parent dies is re-parented).
+    The variable is removed so the child's own children do not inherit it. Returns
+    the thread, or None outside ``newsmon run``."""
+    raw = os.environ.pop(PARENT_ENV, None)
+    if not raw:
+        return None
+    try:
+        parent = int(raw)
+    except ValueError:
+        log.warning("ignoring %s=%r: not a process id", PARENT_ENV, raw)
+        return None
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll)
+        log.warning("newsmon run (pid %d) is gone; stopping", parent)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    thread = threading.Thread(target=watch, name="follow-parent", daemon=True)
+    thread.start()
+    return thread
 
 
 def format_alert(alert: dict[str, Any]) -> str:
@@ -242,7 +273,7 @@ async def run_all(settings: Settings, sample: bool = False, log_level: str = "in
         env = dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=str(settings.bootstrap_servers),
                    NEWSMON_FEEDS_FILE=str(settings.feeds_file),
                    NEWSMON_ALERT_THRESHOLD=str(settings.alert_threshold),
-                   NEWSMON_DATA_DIR=str(settings.data_dir))
+                   NEWSMON_DATA_DIR=str(settings.data_dir), **{PARENT_ENV: str(os.getpid())})
         common = ["--log-level", log_level]
         procs.append(await _spawn("worker", [*common, "worker"], env, logfile))
         procs.append(await _spawn("connector", [*common, "connector"], env, logfile))

@@ -47,6 +47,19 @@ def test_local_broker_starts_serves_and_stops_without_orphans(tmp_path: Path) ->
         assert asyncio.run(round_trip(again.bootstrap_servers)) == b"hello"
 
 
+def test_a_broker_left_running_on_the_data_dir_is_stopped_first(tmp_path: Path) -> None:
+    # `newsmon run` killed with SIGKILL leaves its broker running; the next start on
+    # the same data directory stops it instead of failing on the locked log directory
+    left = LocalKafka(data_dir=tmp_path / "k").start()
+    assert left.proc is not None
+    try:
+        with LocalKafka(data_dir=tmp_path / "k") as again:
+            assert left.proc.poll() is not None
+            assert asyncio.run(round_trip(again.bootstrap_servers)) == b"hello"
+    finally:
+        left.stop()
+
+
 def test_configured_bootstrap_starts_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "10.255.255.1:9092")
     before = java_pids()

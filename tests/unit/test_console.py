@@ -62,3 +62,29 @@ def test_the_alert_line_lists_matched_phrases_not_item_level_entries() -> None:
                              {"matched": "", "phrase": "headline and lead read as conflict: x"},
                              {"matched": "Armed hostilities", "phrase": "armed hostilities"}]})
     assert line.endswith('why="armed hostilities"'), line
+
+
+def test_follow_parent_stops_the_child_when_its_parent_is_gone() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from newsmon.supervisor import PARENT_ENV, follow_parent
+
+    # outside `newsmon run` it does nothing
+    os.environ.pop(PARENT_ENV, None)
+    assert follow_parent() is None
+    # a child that was told a parent it does not have stops itself with SIGTERM at once,
+    # and does not pass the variable on
+    code = ("import os, time; from newsmon.supervisor import follow_parent, PARENT_ENV; "
+            "follow_parent(0.05); assert PARENT_ENV not in os.environ; time.sleep(30)")
+    res = subprocess.run([sys.executable, "-c", code], env={**os.environ, PARENT_ENV: "1"},
+                         timeout=20, check=False, capture_output=True)
+    assert res.returncode == -15, res.stderr
+    # a child whose parent lives on keeps running
+    code = ("import os, time; from newsmon.supervisor import follow_parent; "
+            "follow_parent(0.05); time.sleep(0.5); print('ran')")
+    res = subprocess.run([sys.executable, "-c", code],
+                         env={**os.environ, PARENT_ENV: str(os.getpid())},
+                         timeout=20, check=False, capture_output=True, text=True)
+    assert res.returncode == 0 and res.stdout.strip() == "ran", res.stderr
