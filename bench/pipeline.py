@@ -41,43 +41,43 @@ from newsmon.topics import ensure_topics
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
-def conflict_text() -> tuple[list[str], list[str]]:
-    """Headlines and article paragraphs of the conflict items of the labelled corpus's
-    development part (``newsmon.analysis.evalcorpus``): the stuff of coherent conflict
-    articles, of which about three in four score at or above the alert threshold."""
-    items = [it for it in load_items("dev", None) if it.label == "conflict"]
-    heads = [it.title for it in items if it.title]
-    paras = [p for it in items if it.kind == "article" for p in it.text.split("\n\n")
-             if len(p) > 120]
-    return heads, paras
-
-
-def build_articles(n: int, seed: int = 11, tense: bool = False) -> list[RawArticle]:
-    """``n`` articles of six paragraphs, about one in seven followed by a syndicated copy:
-    everyday ones from the article-extraction benchmark's texts, or with ``tense``
-    conflict ones (a conflict headline and six paragraphs of conflict articles), each
-    a distinct text."""
-    if tense:
-        heads, paras = conflict_text()
-    else:
-        truth = json.loads((DATA / "pages/article-extraction-benchmark/ground-truth.json")
-                           .read_text("utf-8"))
-        paras = [p for v in truth.values() for p in v["articleBody"].split("\n")
-                 if len(p) > 200]
+def build_articles(n: int, seed: int = 11) -> list[RawArticle]:
+    """``n`` articles of six paragraphs from the article-extraction benchmark's texts,
+    about one in seven followed by a syndicated copy. Paragraphs recur across articles
+    (about one article in five shares enough of them with an earlier one to be taken
+    for its copy), which the throughput figures include."""
+    truth = json.loads((DATA / "pages/article-extraction-benchmark/ground-truth.json")
+                       .read_text("utf-8"))
+    paras = [p for v in truth.values() for p in v["articleBody"].split("\n") if len(p) > 200]
     rng = random.Random(seed)
     out: list[RawArticle] = []
     i = 0
     while len(out) < n:
         body = "\n\n".join(rng.sample(paras, 6))
         url = f"https://bench.example/{seed}/{i}"
-        title = rng.choice(heads) if tense else f"Bench story {i}: {body[:60]}"
-        a = RawArticle(id=article_id(url), title=title, url=url, content=body)
+        a = RawArticle(id=article_id(url), title=f"Bench story {i}: {body[:60]}", url=url,
+                       content=body)
         out.append(a)
         if rng.random() < 0.15 and len(out) < n:
             kind, copy = rng.choice(list(syndicated_copies(body, rng)))
             curl = f"https://copy.example/{seed}/{i}/{kind.replace(' ', '-')}"
             out.append(RawArticle(id=article_id(curl), title=a.title, url=curl, content=copy))
         i += 1
+    return out
+
+
+def feed_items(seed: int) -> list[RawArticle]:
+    """The labelled corpus's development items as feed entries, in a seeded order: a
+    feed-like mix of headlines, headline + summary items and full articles about
+    conflict (about one in four, most of which alert), cooperation and everyday news,
+    every one a distinct story."""
+    items = [it for it in load_items("dev", None) if it.kind != "sentence"]
+    random.Random(seed).shuffle(items)
+    out = []
+    for i, it in enumerate(items):
+        url = f"https://feed.example/{seed}/{i}"
+        text = {"content": it.text} if it.kind == "article" else {"summary": it.text}
+        out.append(RawArticle(id=article_id(url), title=it.title, url=url, **text))
     return out
 
 
@@ -274,12 +274,11 @@ def latency(bootstrap: str, tmp: Path, rate: float, n: int,
     asyncio.run(ensure_topics(Settings.from_env(env)))
     proc = start([sys.executable, "-m", "newsmon.cli", "worker"], env, tmp / "lat.log")
     try:
-        warm = [r for r in build_articles(20, seed=99, tense=True)
-                if "copy" not in (r.url or "")]
+        pool = feed_items(seed=5)
+        warm, raws = pool[:40], pool[40:40 + n]
         asyncio.run(produce(bootstrap, env["NEWSMON_TOPIC_RAW"], warm))
         asyncio.run(consume_until(bootstrap, env["NEWSMON_TOPIC_ALERTS"], len(warm), 300,
                                   key=lambda r: r["article_id"], idle=30))
-        raws = [r for r in build_articles(n, seed=5, tense=True) if "copy" not in (r.url or "")]
 
         async def both() -> tuple[dict[str, float], dict[str, float]]:
             consumer = asyncio.create_task(consume_until(
@@ -450,10 +449,9 @@ def main() -> None:
     ap.add_argument("--sections", default="throughput,latency,stages,memory",
                     help="comma-separated: throughput, latency, stages, memory")
     ap.add_argument("--rate", type=float, help="latency run rate (default: half the sustained)")
-    # Enough alerts for a stable p99: 1,500 articles (30 s at 50/s) give ~1,300, where
-    # 300 give ~260 and their p99 is the third-worst alert.
+    # Enough alerts for a stable p99: 1,500 items (30 s at 50/s) give about 270.
     ap.add_argument("--latency-articles", type=int, default=1500,
-                    help="articles replayed for the latency run (~85 %% of them alert)")
+                    help="labelled dev items replayed for the latency run (1 in 6 alert)")
     args = ap.parse_args()
     sections = set(args.sections.split(","))
     raws = build_articles(args.articles)
