@@ -44,9 +44,10 @@ def follow_parent(poll: float = 1.0) -> threading.Thread | None:
     """In a child of ``newsmon run`` (``NEWSMON_PARENT_PID`` set), send this process
     SIGTERM, its usual stop, once that parent is gone: a daemon thread compares the
     parent pid every ``poll`` seconds (a process whose parent dies is re-parented).
-    The variable is removed so the child's own children do not inherit it. Returns
-    the thread, or None outside ``newsmon run``."""
-    raw = os.environ.pop(PARENT_ENV, None)
+    The variable stays set: a worker that re-executes itself (``streams.delivery``)
+    keeps its pid and its parent, and follows it again. Returns the thread, or None
+    outside ``newsmon run``."""
+    raw = os.environ.get(PARENT_ENV)
     if not raw:
         return None
     try:
