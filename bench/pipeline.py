@@ -449,7 +449,7 @@ def main() -> None:
     ap.add_argument("--sections", default="throughput,latency,stages,memory",
                     help="comma-separated: throughput, latency, stages, memory")
     ap.add_argument("--rate", type=float, help="latency run rate (default: half the sustained)")
-    # Enough alerts for a stable p99: 1,500 items (30 s at 50/s) give about 270.
+    # Enough alerts for a stable p99: 1,000 items gave 183 alerts (docs/performance.md).
     ap.add_argument("--latency-articles", type=int, default=1500,
                     help="labelled dev items replayed for the latency run (1 in 6 alert)")
     args = ap.parse_args()

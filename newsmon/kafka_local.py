@@ -98,6 +98,15 @@ def ensure_jars(version: str = KAFKA_VERSION) -> Path:
     return lib
 
 
+def _gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended (a zombie, left for its parent to reap, has an
+    empty command line)."""
+    try:
+        return not Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -181,18 +190,14 @@ class LocalKafka:
             return
         log.warning("stopping the local Kafka broker (pid %d) that a previous run left "
                     "running on %s", pid, self.data_dir)
-        deadline = time.monotonic() + timeout
-        for sig in (signal.SIGTERM, signal.SIGKILL):
+        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, sig)
+            deadline = time.monotonic() + wait
             while time.monotonic() < deadline:
-                try:  # a zombie (no parent to reap it) has an empty command line
-                    if not Path(f"/proc/{pid}/cmdline").read_bytes():
-                        return
-                except OSError:
+                if _gone(pid):
                     return
                 time.sleep(0.2)
-            deadline = time.monotonic() + 10
 
     def start(self) -> LocalKafka:
         lib = ensure_jars()
