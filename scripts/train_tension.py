@@ -34,9 +34,10 @@ for the alert threshold on out-of-fold scores: each batch of the dev part (its
 writer: the id prefix, ``wa``, ``wb``, ... and the real feed items) is scored by a
 model fitted the same way on the other batches, since news the monitor meets comes
 from writers it was not fitted on and random folds share each writer's style. The
-shift is the smallest at which TARGET_RECALL of the conflict headlines and short
-items reach the threshold, or less if sports, business and tech items would reach
-it more often than TARGET_FALSE_ALARMS. The out-of-fold figures printed are
+shift is the largest at which sports, business and tech items, and everyday news as
+a whole, reach the threshold no more often than TARGET_FALSE_ALARMS: as much
+conflict news as that limit allows (the script warns when that is less than
+TARGET_RECALL of the conflict headlines and short items). The out-of-fold figures printed are
 development estimates, not held-out ones.
 
     .venv/bin/python scripts/train_tension.py [--data ../shared/data] [--check]
@@ -90,9 +91,12 @@ WORDS_MIN_ITEMS = 3  # a word the context model reads is in at least this many i
 THRESHOLD = 60  # the default alert threshold
 # The project's targets are at least half of the short conflict items at the
 # threshold with at most 0.5 % false alarms on sports, business and tech; the shift
-# aims at both with a margin, for a writer the model was not fitted on.
-TARGET_FALSE_ALARMS = 0.004  # out-of-fold sports/business/tech share at >= THRESHOLD
-TARGET_RECALL = 0.62  # out-of-fold share of conflict headlines and short items
+# keeps the false alarms under the target with a margin, for a writer the model was
+# not fitted on, and gives the alerts as much of the conflict news as that allows.
+TARGET_FALSE_ALARMS = 0.004  # out-of-fold share at >= THRESHOLD: sports/business/tech,
+# and all everyday news
+TARGET_RECALL = 0.62  # out-of-fold share of conflict headlines and short items: a
+# shift that reaches less is reported as missing it
 SHIFT_STEP = 0.05
 SHIFT_RANGE = 3.0  # shifts tried: -3 to 3 log-odds
 FIGURATIVE_TOPICS = ("sports", "business", "tech")
@@ -102,7 +106,8 @@ HEADER = """\
 #
 # The tension model: a logistic regression over the evidence groups of
 # newsmon.analysis.tension (category x first/later phrase of its sentence x item
-# names something military or not; figurative escalations in one group), fitted on
+# names something military, else a country with no sports/business/tech word, else
+# neither; figurative escalations in one group), fitted on
 # the dev part of the labelled corpus only. `coef` sizes each group (never
 # negative: the lexicon weight gives the direction), `intercept` is the fitted
 # log-odds of an item with no evidence and `shift` the calibration added to it for
@@ -308,22 +313,26 @@ def share_at(scores: list[int], sel: list[bool]) -> tuple[float, int]:
 
 
 def calibrate(items: list[EvalItem], net: np.ndarray, base: np.ndarray) -> float:
-    """The shift (a multiple of SHIFT_STEP): the smallest at which the out-of-fold
-    share of conflict headlines and short items at the threshold reaches
-    TARGET_RECALL, unless the sports/business/tech false alarms exceed
-    TARGET_FALSE_ALARMS there: then the largest at which they do not."""
+    """The shift (a multiple of SHIFT_STEP): the largest at which the out-of-fold
+    false alarms at the threshold, on sports/business/tech items and on all everyday
+    news, stay within TARGET_FALSE_ALARMS. A larger shift raises every score, so
+    this is the most conflict news the alerts can carry within that limit; when it
+    is less than TARGET_RECALL of the conflict headlines and short items, the
+    targets cannot both be met and the script says so."""
     sbt = [it.label == "neutral" and it.topic in FIGURATIVE_TOPICS for it in items]
+    everyday = [it.label == "neutral" for it in items]
     short = [it.label == "conflict" and it.kind in ("headline", "short") for it in items]
-    within = -SHIFT_RANGE
+    within, recall = -SHIFT_RANGE, 0.0
     for k in range(-round(SHIFT_RANGE / SHIFT_STEP), round(SHIFT_RANGE / SHIFT_STEP) + 1):
         shift = k * SHIFT_STEP
         scores = [probability_score(b + shift, n) if n > 0 else 0
                   for n, b in zip(net, base, strict=True)]
-        if share_at(scores, sbt)[0] > TARGET_FALSE_ALARMS:
+        if max(share_at(scores, sbt)[0], share_at(scores, everyday)[0]) > TARGET_FALSE_ALARMS:
             break
-        within = shift
-        if share_at(scores, short)[0] >= TARGET_RECALL:
-            break
+        within, recall = shift, share_at(scores, short)[0]
+    if recall < TARGET_RECALL:
+        print(f"warning: at shift {within:.2f} only {recall:.3f} of the conflict headlines "
+              f"and short items reach {THRESHOLD} (target {TARGET_RECALL})", file=sys.stderr)
     return within
 
 

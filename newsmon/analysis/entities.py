@@ -573,6 +573,16 @@ def _word_edge(text: str, limit: int, i: int, back: bool) -> int:
 
 
 @lru_cache(maxsize=1)
+def country_name_pattern() -> re.Pattern[str]:
+    """A regex matching every country name and alias as capitalised in text ("Israel",
+    "U.S.", "Britain"), not demonyms: the gazetteer the entity pass uses, less its
+    demonyms."""
+    _, names = _gazetteer()
+    gpe = [n for n, label in names.items() if label == "GPE"]
+    return re.compile(rf"(?<![\w-]){_trie_pattern(gpe)}(?![\w-])")
+
+
+@lru_cache(maxsize=1)
 def _gazetteer() -> tuple[re.Pattern[str], dict[str, str]]:
     """One regex for every country name, alias and demonym (as capitalised in text);
     demonyms get the model's label for them (NORP), names GPE."""

@@ -35,7 +35,10 @@ that names weapons or forces adds one ``military word`` evidence. A logistic mod
 part of the labelled corpus by ``scripts/train_tension.py``) sizes the evidence by
 group: its category, whether it is the first counted phrase of its sentence (the
 reported event, usually, where a later "war" is often the background of talks or
-aid), and whether the item names anything military. An evidence's part of the
+aid), and whether the item names anything military, else a country in an item
+with no sports, business or tech word ("Israel strikes Iran": states act with
+armies; not a demonym, nor a country in a match report, where it names a team),
+else neither. An evidence's part of the
 log-odds is ``coef[group] x effective / length``, where ``length``
 (``length_factor``) is the text's length in position-weighted sentences relative
 to a headline and two sentences, so a short item is not read as a weak long one.
@@ -85,6 +88,7 @@ from typing import Any
 
 import yaml
 
+from newsmon.analysis.entities import country_name_pattern
 from newsmon.analysis.text import sentence_spans, shorten, snippet
 
 TITLE_FACTOR = 2.0
@@ -128,19 +132,21 @@ _STOPPERS = frozenset({"stop", "stops", "halt", "halts", "avoid",
                        "avoids", "avoiding", "prevent", "prevents", "preventing", "silence"})
 # A de-escalation that failed (or was only demanded) is no de-escalation: "ceasefire
 # talks stall", "the truce collapsed", "violations of the ceasefire", "demands the
-# withdrawal of troops". Looked for a few words either side.
+# withdrawal of troops". Looked for up to six words either side, in the same sentence
+# ("talks between Ethiopia and Tigray rebels collapse").
 _FAILURES = frozenset({"stall", "stalled", "stalls", "stalling", "collapse", "collapsed",
                        "collapses", "collapsing", "fail", "failed", "fails", "failure",
-                       "broke", "broken", "breaks", "breakdown", "violate", "violated",
-                       "violates", "violating", "violation", "violations", "breach",
-                       "breached", "breaches", "suspend", "suspended", "suspends",
+                       "break", "breaking", "broke", "broken", "breaks", "breakdown",
+                       "violate", "violated", "violates", "violating", "violation",
+                       "violations", "breach", "breached", "breaches", "suspend",
+                       "suspended", "suspends",
                        "abandon", "abandoned", "abandons", "scrap", "scrapped", "scraps",
                        "derail", "derailed", "derails", "falter", "faltered", "falters",
                        "shattered", "undermine", "undermined", "undermines",
                        # demanded of the other side, a withdrawal or a truce is a demand
                        # (CAMEO 10), no de-escalation
                        "demand", "demands", "demanded", "demanding"})
-_FAIL_WINDOW = 4
+_FAIL_WINDOW = 6
 _REPORTING = re.compile(r"\b(?:said|says|say|warned|warns|warn|told|tells|claimed|claims|"
                         r"according to|stated|added|insisted|threatened|vowed|accused)\b",
                         re.IGNORECASE)
@@ -225,7 +231,8 @@ skier skiing trophy trophies scored scoring scorer unbeaten quarterfinal semifin
 dividend dividends bonds nasdaq dow ftse valuation valuations competitor competitors
 acquisition acquisitions bidder bidders retailer pricing discount discounts hedge
 startups unicorn chatbot chatbots ai algorithm algorithms outage outages malware
-phishing password passwords laptop laptops tablet tablets wearable wearables headset
+phishing botnet botnets ddos spam scam scams scammers router routers servers
+password passwords laptop laptops tablet tablets wearable wearables headset
 headsets gamers console consoles esports
 rider riders peloton cyclists jockey jockeys racecourse horse horses
 budget budgets spending taxes taxpayers potholes motorists council councils councillor
@@ -242,6 +249,22 @@ chef restaurant restaurants fashion
 """.split())  # noqa: SIM905
 
 _CUES = _DOMAIN | _MILITARY | _THREAT_VERBS
+
+# Names spelled like a weapon or a force: the oil company Shell ("Shell profits
+# soar"), wherever it stands; the Jets and the Rockets (sports teams) inside a
+# sentence, where a capital marks a name. Such a word matches no phrase and is no
+# military word. Case-sensitive on the word as written ("Shells hit Kharkiv" and
+# "shell" stay weapons).
+_NAMES_ANYWHERE = frozenset({"Shell", "Shell's"})
+_NAMES_INSIDE = frozenset({"Jets", "Jets'", "Rockets", "Rockets'"})
+
+
+def _name_stem(word: str, first: bool) -> str | None:
+    """A stem that matches nothing for a word that is one of the names above."""
+    w = word.replace("’", "'")
+    if w in _NAMES_ANYWHERE or (not first and w in _NAMES_INSIDE):
+        return f"#{w.lower()}"
+    return None
 
 # "An army of coders", "armies of fans": an army word followed by "of" and people or
 # things that are no force is a figure for a crowd. That army word is no military
@@ -334,7 +357,8 @@ class TensionModel:
     Every evidence falls in one group (``evidence_group``): its category, whether it
     is the first counted phrase of its sentence (the reported event, usually) or a
     later one (often background: "talks on the war in Gaza"), and whether the item
-    names anything military. ``coef[group]`` (never negative: the lexicon gives the
+    names anything military, else a country (in an item with no sports, business or
+    tech word), else neither. ``coef[group]`` (never negative: the lexicon gives the
     direction, the model the size) times the evidence's effective weight, divided by
     the text's length factor, is the evidence's part of the log-odds. A group the
     model has not seen (a category added by an override lexicon) counts ``default``.
@@ -698,13 +722,14 @@ def _scan(lexicon: Lexicon, text: str, field: str) -> tuple[list[Evidence], int,
     toks = list(_TOKEN.finditer(text))
     n = len(toks)
     words = [t.group(0) for t in toks]
-    stems = [stem(w) for w in words]
     lowers = [w.lower().replace("’", "'") for w in words]
     blocked = _blocked(lexicon, lowers)
     sents = sentence_spans(text) or [(0, len(text))]
     # sentence number of every token, and per sentence its cue words
     ends = [e for _, e in sents[:-1]]
     tok_sent = [bisect_right(ends, t.start()) for t in toks]
+    stems = [_name_stem(w, k == 0 or tok_sent[k] != tok_sent[k - 1]) or stem(w)
+             for k, w in enumerate(words)]
     domain = [0] * len(sents)
     military = [0] * len(sents)
     warn_at: dict[int, int] = {}
@@ -832,6 +857,12 @@ def _scan(lexicon: Lexicon, text: str, field: str) -> tuple[list[Evidence], int,
     return out, sum(domain), sum(military), len(sents)
 
 
+def names_a_state(text: str) -> bool:
+    """Whether ``text`` names a country ("Israel", "the U.S."; not a demonym such as
+    "Norwegian"): the gazetteer of ``newsmon.analysis.entities``."""
+    return country_name_pattern().search(text) is not None
+
+
 # The lexicon is English. Function words of English, and of the other languages news
 # feeds commonly carry (none that is also an English word: no "die", "do", "per"): a
 # text with more of theirs is not English, and its "war" (German: was) is no evidence.
@@ -883,13 +914,17 @@ def score_tension(lexicon: Lexicon, fields: dict[str, str]) -> TensionResult:
 
 
 def collect(lexicon: Lexicon, fields: dict[str, str]
-            ) -> tuple[list[Evidence], int, int, list[tuple[str, int]], frozenset[str], str]:
+            ) -> tuple[list[Evidence], int, int, bool, list[tuple[str, int]], frozenset[str],
+                       str]:
     """The evidence of all fields, the item's sports/business/tech and military cue
-    counts, (field, number of sentences) per field, the words the context model
-    reads (``topic_words`` of every field) and the headline and lead the wording
-    model reads (``lead_text``): what ``combine`` scores."""
+    counts, whether it is news of states (it has evidence, names a country,
+    ``names_a_state``, and no military, sports, business or tech word), (field, number
+    of sentences) per field, the words the context model reads (``topic_words`` of every
+    field) and the headline and lead the wording model reads (``lead_text``): what
+    ``combine`` scores."""
     found: list[Evidence] = []
     domain = military = 0
+    state = False
     sizes: list[tuple[str, int]] = []
     words: frozenset[str] = frozenset()
     lead = ""
@@ -900,9 +935,11 @@ def collect(lexicon: Lexicon, fields: dict[str, str]
             domain += d
             military += m
             sizes.append((name, nsent))
+        state = bool(found) and not military and not domain and any(
+            names_a_state(text) for text in fields.values())
         words = topic_words(" ".join(fields.values()))
         lead = lead_text(fields).strip()
-    return found, domain, military, sizes, words, lead
+    return found, domain, military, state, sizes, words, lead
 
 
 def lead_text(fields: dict[str, str]) -> str:
@@ -980,7 +1017,7 @@ class _Prepared:
     length: float  # length_factor of the text
 
 
-def _prepare(found: list[Evidence], domain: int, military: int,
+def _prepare(found: list[Evidence], domain: int, military: int, state: bool,
              sizes: list[tuple[str, int]]) -> _Prepared:
     # the text's length in position-weighted sentences
     mass = sum(position_factor(name, k) for name, n in sizes for k in range(n))
@@ -1007,7 +1044,7 @@ def _prepare(found: list[Evidence], domain: int, military: int,
         if w > 0 and fig:
             w *= FIGURATIVE_FACTOR
         effs.append(w)
-    armed = "armed" if military else "unarmed"
+    armed = "armed" if military else "state" if state else "unarmed"
     sentences: set[tuple[str, int]] = set()
     groups: list[str] = []
     for ev, w, fig in zip(found, effs, figs, strict=True):
@@ -1023,9 +1060,10 @@ def _prepare(found: list[Evidence], domain: int, military: int,
 
 def evidence_group(category: str, *, first: bool, armed: str, figurative: bool) -> str:
     """The model group of one evidence: ``figurative`` for an escalation read as a
-    figure of speech, else ``category:first|later:armed|unarmed`` (``first``: the
-    first counted phrase of its sentence; ``armed``: the item names something
-    military)."""
+    figure of speech, else ``category:first|later:armed|state|unarmed`` (``first``:
+    the first counted phrase of its sentence; ``armed``: ``armed`` when the item names
+    something military, else ``state`` when it names a country and no sports,
+    business or tech word, else ``unarmed``)."""
     if figurative:
         return FIGURATIVE_GROUP
     return f"{category}:{'first' if first else 'later'}:{armed}"
@@ -1035,8 +1073,8 @@ def model_features(lexicon: Lexicon, fields: dict[str, str]) -> dict[str, float]
     """The model's inputs for one item: per evidence group, the sum of effective
     weights divided by the text's length factor. ``scripts/train_tension.py`` fits
     the model on these; ``combine`` scores with the same numbers."""
-    found, domain, military, sizes, _, _ = collect(lexicon, fields)
-    prep = _prepare(found, domain, military, sizes)
+    found, domain, military, state, sizes, _, _ = collect(lexicon, fields)
+    prep = _prepare(found, domain, military, state, sizes)
     out: dict[str, float] = {}
     for g, w in zip(prep.groups, prep.effective, strict=True):
         if g:
@@ -1057,11 +1095,11 @@ def probability_score(base: float, net: float) -> int:
 
 
 def combine(lexicon: Lexicon, found: list[Evidence], domain: int, military: int,
-            sizes: list[tuple[str, int]], words: frozenset[str] = frozenset(),
+            state: bool, sizes: list[tuple[str, int]], words: frozenset[str] = frozenset(),
             lead: str = "") -> TensionResult:
     """The score of collected evidence (see ``score_tension``): ``words`` are the
     item's topic words, ``lead`` its headline and lead (``lead_text``)."""
-    prep = _prepare(found, domain, military, sizes)
+    prep = _prepare(found, domain, military, state, sizes)
     model = lexicon.model or bundled_model()
     parts = [model.weight_of(g) * w / prep.length if g else 0.0
              for g, w in zip(prep.groups, prep.effective, strict=True)]

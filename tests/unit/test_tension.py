@@ -247,6 +247,49 @@ def test_business_collocations_are_no_events() -> None:
             e.matched.lower() for e in find_phrases(LEX, text, "title")}, text
     assert "hostile" in {e.matched.lower()
                          for e in find_phrases(LEX, "Hostile forces shelled the town", "title")}
+    # a war chest is a fund; a criminal cyber attack on a company is no act of war
+    for text in ("Oil trader builds $5bn war chest for LNG deals",
+                 "Cyber attack knocks brewer's ordering system offline"):
+        assert not {"war", "attack"} & {
+            w for e in find_phrases(LEX, text, "title") for w in e.matched.lower().split()}
+    assert score("", title="Ransomware attack halts production at truck maker") == 0
+
+
+def test_a_company_or_team_named_like_a_weapon_is_a_name() -> None:
+    from newsmon.analysis.tension import find_phrases
+
+    assert score("", title="Shell profits soar as gas prices climb") == 0
+    assert all(e.weight < 0 for e in find_phrases(LEX, "Shell's trading arm lifts dividend",
+                                                  "title"))
+    assert score("The Jets beat the Patriots 24-17 on Sunday.") == 0
+    # the same words as weapons, in lower case or as a plural at the start
+    assert find_phrases(LEX, "Shells hit Kharkiv overnight", "title")
+    assert find_phrases(LEX, "Artillery shelling hit Kharkiv overnight", "title")
+    assert score("", title="Russian troops shelled the city overnight") >= THRESHOLD
+
+
+def test_an_item_naming_a_country_is_read_apart_from_one_naming_neither() -> None:
+    from newsmon.analysis.tension import model_features
+
+    def groups(title: str) -> set[str]:
+        return {g.rsplit(":", 1)[-1] for g in model_features(LEX, {"title": title})}
+
+    assert groups("Israel strikes Iran") == {"state"}
+    assert groups("Russian troops invade Ukraine") == {"armed"}  # a military word first
+    # a demonym is no state; nor is a country in news with sports, business or tech words
+    assert groups("Norwegian teenager strikes back") == {"unarmed"}
+    assert groups("France and Germany hold talks on a rail merger") == {"unarmed"}
+    assert groups("France and Germany hold talks on troop deployments") == {"armed"}
+    assert groups("France and Germany hold talks") == {"state"}
+
+
+def test_talks_that_collapse_are_no_deescalation() -> None:
+    from newsmon.analysis.tension import find_phrases
+
+    for title in ("Talks between Ethiopia and Tigray rebels collapse",
+                  "Negotiations on a truce in Gaza break down"):
+        found = [e for e in find_phrases(LEX, title, "title") if e.weight < 0]
+        assert found and all(e.failed for e in found), title
 
 
 def test_headline_and_lead_count_more_than_paragraph_nine() -> None:

@@ -55,7 +55,7 @@ def test_the_bundled_model_sizes_every_group_without_flipping_it() -> None:
     cats = {p.category for group in lex.index.values() for p in group if p.weight}
     for cat in cats:
         for first in ("first", "later"):
-            for armed in ("armed", "unarmed"):
+            for armed in ("armed", "state", "unarmed"):
                 assert f"{cat}:{first}:{armed}" in model.coef
     assert "figurative" in model.coef and "context" in model.coef
     assert model.coef["wording"] > 0
@@ -154,8 +154,8 @@ def test_wording_reads_the_headline_and_lead_and_is_shown() -> None:
     assert abs(sum(e.points for e in r.evidence) - r.score) < 0.01
     # wording of other news takes points off an item with conflict words in it, and
     # lowers its score
-    deal = {"title": "", "content": "Rebels shelled the city a day after the two sides "
-                                    "signed a trade agreement to boost investment."}
+    deal = {"title": "", "content": "Rebels shelled the city a day after the government "
+                                    "unveiled a budget to boost investment and exports."}
     r = score_tension(lex, deal)
     entry = [e for e in r.evidence if e.category == "wording"]
     assert entry and entry[0].weight < 0 and entry[0].points < 0, r
@@ -218,7 +218,7 @@ def test_the_shipped_model_is_what_training_on_the_dev_part_gives() -> None:
     require_shared()  # the dev part's feed items are read from ../shared
     out = subprocess.run([sys.executable, str(ROOT / "scripts" / "train_tension.py"), "--check",
                           "--data", str(SHARED / "data")],
-                         capture_output=True, text=True, timeout=1200, check=False)
+                         capture_output=True, text=True, timeout=2400, check=False)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "matches the dev part" in out.stdout
     shipped = yaml.safe_load((ROOT / "newsmon/data/tension_model.yml").read_text("utf-8"))
