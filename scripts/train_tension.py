@@ -322,7 +322,8 @@ def calibrate(items: list[EvalItem], net: np.ndarray, base: np.ndarray) -> float
     sbt = [it.label == "neutral" and it.topic in FIGURATIVE_TOPICS for it in items]
     everyday = [it.label == "neutral" for it in items]
     short = [it.label == "conflict" and it.kind in ("headline", "short") for it in items]
-    within, recall = -SHIFT_RANGE, 0.0
+    within: float | None = None
+    recall = 0.0
     for k in range(-round(SHIFT_RANGE / SHIFT_STEP), round(SHIFT_RANGE / SHIFT_STEP) + 1):
         shift = k * SHIFT_STEP
         scores = [probability_score(b + shift, n) if n > 0 else 0
@@ -330,7 +331,11 @@ def calibrate(items: list[EvalItem], net: np.ndarray, base: np.ndarray) -> float
         if max(share_at(scores, sbt)[0], share_at(scores, everyday)[0]) > TARGET_FALSE_ALARMS:
             break
         within, recall = shift, share_at(scores, short)[0]
-    if recall < TARGET_RECALL:
+    if within is None:
+        within = -SHIFT_RANGE
+        print(f"warning: even at shift {within:.2f} more than {TARGET_FALSE_ALARMS:.1%} of "
+              "the everyday news items reach the threshold", file=sys.stderr)
+    elif recall < TARGET_RECALL:
         print(f"warning: at shift {within:.2f} only {recall:.3f} of the conflict headlines "
               f"and short items reach {THRESHOLD} (target {TARGET_RECALL})", file=sys.stderr)
     return within

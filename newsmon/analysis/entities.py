@@ -572,14 +572,26 @@ def _word_edge(text: str, limit: int, i: int, back: bool) -> int:
     return i
 
 
+# Title-case spellings of country acronyms, which are words or names as well ("They
+# Threaten Us").
+_ACRONYM_TITLES = frozenset({"Us", "Uk", "Usa", "Uae", "Drc", "Dprk", "Prc"})
+# Words that make a following country name part of another place's name ("New Jersey",
+# "Latin America").
+_PLACE_PREFIXES = ("New", "Latin", "South", "Central", "North")
+
+
 @lru_cache(maxsize=1)
 def country_name_pattern() -> re.Pattern[str]:
-    """A regex matching every country name and alias as capitalised in text ("Israel",
-    "U.S.", "Britain"), not demonyms: the gazetteer the entity pass uses, less its
-    demonyms."""
+    """A regex matching a country's name or alias as written in text ("Israel", "U.S.",
+    "Britain"): the gazetteer the entity pass uses, less its demonyms and the
+    title-case spellings of acronyms ("Us"). A name is not matched inside another
+    place's name ("New Jersey", "Latin America") or before another capitalised word,
+    where it begins a person's or an organisation's name ("Jordan Henderson", "Chad
+    Smith", "Georgia Tech")."""
     _, names = _gazetteer()
-    gpe = [n for n, label in names.items() if label == "GPE"]
-    return re.compile(rf"(?<![\w-]){_trie_pattern(gpe)}(?![\w-])")
+    gpe = [n for n, label in names.items() if label == "GPE" and n not in _ACRONYM_TITLES]
+    behind = "".join(f"(?<!{p} )" for p in _PLACE_PREFIXES)
+    return re.compile(rf"(?<![\w-]){behind}{_trie_pattern(gpe)}(?![\w-])(?!\s+[A-Z][a-z])")
 
 
 @lru_cache(maxsize=1)

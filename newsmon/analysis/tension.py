@@ -63,13 +63,13 @@ score; de-escalation and everyday-news context take points off. Levels: low < 30
 <= elevated < 60 <= high < 85 <= severe. A phrase inside quotation marks or after a
 reporting verb is marked ``attributed``.
 
-Development figures (out of fold on the dev part of the labelled corpus, 2,770
+Development figures (out of fold on the dev part of the labelled corpus, 3,178
 items, each writer's batch scored by a model fitted on the others; parts of it were
 also read while writing the lexicon and context rules; the held-out figures are the
-test part's, in docs/analysis.md): ROC AUC conflict vs cooperation 0.941 (sentence
-0.937, headline 0.932, short 0.956, article 0.948); conflict headlines and short
-items at or above 60: 0.622; false alarms at or above 60 on everyday news 0.009, on
-sports, business and tech 0.001.
+test part's, in docs/analysis.md): ROC AUC conflict vs cooperation 0.953 (sentence
+0.936, headline 0.940, short 0.972, article 0.976); conflict headlines and short
+items at or above 60: 0.682, articles 0.747; false alarms at or above 60 on everyday
+news 0.004, on sports, business and tech 0 of 1,051.
 Reproduce with ``.venv/bin/python scripts/train_tension.py``; speed with
 ``PYTHONPATH=. python bench/tension_speed.py``.
 """
@@ -88,7 +88,6 @@ from typing import Any
 
 import yaml
 
-from newsmon.analysis.entities import country_name_pattern
 from newsmon.analysis.text import sentence_spans, shorten, snippet
 
 TITLE_FACTOR = 2.0
@@ -251,20 +250,13 @@ chef restaurant restaurants fashion
 _CUES = _DOMAIN | _MILITARY | _THREAT_VERBS
 
 # Names spelled like a weapon or a force: the oil company Shell ("Shell profits
-# soar"), wherever it stands; the Jets and the Rockets (sports teams) inside a
-# sentence, where a capital marks a name. Such a word matches no phrase and is no
-# military word. Case-sensitive on the word as written ("Shells hit Kharkiv" and
-# "shell" stay weapons).
-_NAMES_ANYWHERE = frozenset({"Shell", "Shell's"})
-_NAMES_INSIDE = frozenset({"Jets", "Jets'", "Rockets", "Rockets'"})
-
-
-def _name_stem(word: str, first: bool) -> str | None:
-    """A stem that matches nothing for a word that is one of the names above."""
-    w = word.replace("’", "'")
-    if w in _NAMES_ANYWHERE or (not first and w in _NAMES_INSIDE):
-        return f"#{w.lower()}"
-    return None
+# soar"), the Jets and the Rockets (sports teams). Written with a capital in a
+# sentence with a sports, business or tech word, or as "Shell's", such a word is a
+# name: it matches no phrase and is no military word. Elsewhere it stays a weapon
+# ("Shell kills two in Donetsk market", "Russian Forces Shell Kharkiv", "Gaza:
+# Rockets hit Haifa").
+_NAMES = frozenset({"Shell", "Jets", "Rockets"})
+_NAME_INITIALS = frozenset(name[0] for name in _NAMES)
 
 # "An army of coders", "armies of fans": an army word followed by "of" and people or
 # things that are no force is a figure for a crowd. That army word is no military
@@ -728,24 +720,29 @@ def _scan(lexicon: Lexicon, text: str, field: str) -> tuple[list[Evidence], int,
     # sentence number of every token, and per sentence its cue words
     ends = [e for _, e in sents[:-1]]
     tok_sent = [bisect_right(ends, t.start()) for t in toks]
-    stems = [_name_stem(w, k == 0 or tok_sent[k] != tok_sent[k - 1]) or stem(w)
-             for k, w in enumerate(words)]
+    stems = [stem(w) for w in words]
     domain = [0] * len(sents)
     military = [0] * len(sents)
     warn_at: dict[int, int] = {}
     first_military: dict[int, int] = {}  # sentence -> its first military word
+    for k, s in enumerate(stems):
+        if s in _DOMAIN or ("-" in words[k] and any(stem(part) in _DOMAIN
+                                                     for part in lowers[k].split("-"))):
+            domain[tok_sent[k]] += 1
+    for k, w in enumerate(words):
+        if w[0] not in _NAME_INITIALS:
+            continue
+        name = w[:-2] if w.endswith(("'s", "’s")) else w
+        if name in _NAMES and (domain[tok_sent[k]] or name != w):
+            stems[k] = f"#{name.lower()}"  # a name: matches nothing
     crowd = _crowd_figures(words, stems)
     for k, s in enumerate(stems):
         if s in _CUES and k not in crowd:
-            if s in _DOMAIN:
-                domain[tok_sent[k]] += 1
             if s in _MILITARY:
                 military[tok_sent[k]] += 1
                 first_military.setdefault(tok_sent[k], k)
             if s in _THREAT_VERBS:
                 warn_at.setdefault(tok_sent[k], k)
-        elif "-" in words[k] and any(stem(part) in _DOMAIN for part in lowers[k].split("-")):
-            domain[tok_sent[k]] += 1
     out: list[Evidence] = []
     cover_end, cover_w = 0, 0.0  # span and |weight| of the last counted match
     i = 0
@@ -859,7 +856,10 @@ def _scan(lexicon: Lexicon, text: str, field: str) -> tuple[list[Evidence], int,
 
 def names_a_state(text: str) -> bool:
     """Whether ``text`` names a country ("Israel", "the U.S."; not a demonym such as
-    "Norwegian"): the gazetteer of ``newsmon.analysis.entities``."""
+    "Norwegian"): the gazetteer of ``newsmon.analysis.entities``, imported here so
+    that importing this module does not load it (``rules`` needs only ``LEVELS``)."""
+    from newsmon.analysis.entities import country_name_pattern
+
     return country_name_pattern().search(text) is not None
 
 
