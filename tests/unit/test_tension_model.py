@@ -214,6 +214,7 @@ def test_training_reads_only_the_dev_part() -> None:
     assert {part_of(it.id) for it in items} == {"dev"}
 
 
+@pytest.mark.timeout(2700)  # training takes about 11 minutes on two cores
 def test_the_shipped_model_is_what_training_on_the_dev_part_gives() -> None:
     require_shared()  # the dev part's feed items are read from ../shared
     out = subprocess.run([sys.executable, str(ROOT / "scripts" / "train_tension.py"), "--check",
